@@ -1,0 +1,3 @@
+from kybernetes.cli.main import main
+
+raise SystemExit(main())

@@ -186,16 +186,56 @@ INTERNAL_VALUE = ("InternalError", "Internal error")
 _NO_VALUE = {REQUIRED[0], FORBIDDEN_VALUE[0], TOO_LONG[0], INTERNAL_VALUE[0]}
 
 
+class GoValue(str):
+    """A bad value already rendered the way Go's ``%#v`` prints it.
+
+    Validators use it for values whose Go type shows in the message, such as
+    ``v1.LabelSelector{...}`` or ``intstr.IntOrString{...}``; it is printed
+    verbatim, never quoted.
+    """
+
+
+def go_quote(s: str) -> str:
+    """Go's ``strconv.Quote``: printable runes kept, the rest escaped."""
+    out = ['"']
+    for ch in s:
+        if ch in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) <= 0xFFFF:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    out.append('"')
+    return "".join(out)
+
+
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
+               "\t": "\\t", "\v": "\\v", "\\": "\\\\", '"': '\\"'}
+
+
 def render_value(value: Any) -> str:
-    """Roughly Go's rendering of a bad value in a field error."""
+    """Go's rendering of a bad value in a field error (``%v``, ``%q``, ``%#v``)."""
     if value is None:
         return "null"
+    if isinstance(value, GoValue):
+        return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, str):
-        return json.dumps(value)
+        return go_quote(value)
+    # map[string]string and []string, the composite values validators report
+    # most (labels, selectors, IP lists), print as Go literals.
+    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+        items = ", ".join(f"{go_quote(str(k))}:{go_quote(v)}" for k, v in sorted(value.items()))
+        return "map[string]string{" + items + "}"
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "[]string{" + ", ".join(go_quote(v) for v in value) + "}"
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 

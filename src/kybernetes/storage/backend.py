@@ -60,7 +60,9 @@ class RangeResult:
     kvs: list[KeyValue]
     more: bool  # True when ``limit`` cut the result short
     revision: int  # the store revision the result reflects
-    count: int = 0  # number of keys under the prefix at that revision (when asked)
+    # When asked: live keys in the requested range (under the prefix, after ``start_after``)
+    # at that revision, as etcd counts a range; ``count - len(kvs)`` keys remain for later pages.
+    count: int = 0
 
 
 class StorageError(Exception):

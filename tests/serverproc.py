@@ -30,13 +30,12 @@ class ServerProc:
         if self.kubeconfig.exists():
             self.kubeconfig.unlink()
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
-        log = open(self.log_path, "ab")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kybernetes", "server", "--data-dir", str(self.data_dir),
-             "--listen", "127.0.0.1:0", "--kubeconfig", str(self.kubeconfig), *self.extra_args],
-            stdout=log, stderr=subprocess.STDOUT, env=env)
-        log.close()
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "kybernetes", "server", "--data-dir", str(self.data_dir),
+                 "--listen", "127.0.0.1:0", "--kubeconfig", str(self.kubeconfig), *self.extra_args],
+                stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -355,3 +355,70 @@ def test_terminated_container_stays_terminated_under_never() -> None:
         {"name": "nginx", "state": {"terminated": {"exitCode": 0}}}]})
     new = patch(old, {"status.containerStatuses[0].state": {"running": {"startedAt": "2024-05-01T10:01:00Z"}}})
     assert found(validate_status_update(POD, new, old)) == [("status.containerStatuses[0].state", FORBIDDEN)]
+
+
+def test_rich_pod_is_valid() -> None:
+    """Many optional fields at once, as a production manifest sets them: no false positives."""
+    sidecar = patch(m.container("log-shipper", "fluent/fluent-bit:3.0"), {
+        "restartPolicy": "Always", "ports": [], "volumeMounts": [{"name": "logs", "mountPath": "/var/log/app"}],
+        "readinessProbe": DELETE, "startupProbe": {"exec": {"command": ["true"]}, "periodSeconds": 5,
+                                                   "successThreshold": 1, "failureThreshold": 30, "timeoutSeconds": 1}})
+    init = patch(m.container("migrate", "app:1.0"), {"ports": [], "readinessProbe": DELETE,
+                                                     "command": ["./migrate"], "volumeMounts": []})
+    app = patch(m.container(), {
+        "env": [
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}},
+            {"name": "TIER", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.labels['tier']"}}},
+            {"name": "MEM", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}}},
+            {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db-creds", "key": "password"}}},
+            {"name": "spring.profiles.active", "value": "prod"},
+        ],
+        "envFrom": [{"configMapRef": {"name": "app-env"}, "prefix": "APP_"}],
+        "volumeMounts": [{"name": "config", "mountPath": "/etc/nginx/conf.d", "readOnly": True},
+                         {"name": "logs", "mountPath": "/var/log/app"},
+                         {"name": "token", "mountPath": "/var/run/secrets/tokens"},
+                         {"name": "config", "mountPath": "/etc/extra", "subPath": "extra.conf"}],
+        "livenessProbe": {"tcpSocket": {"port": "http"}, "initialDelaySeconds": 10, "timeoutSeconds": 1,
+                          "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3},
+        "lifecycle": {"preStop": {"sleep": {"seconds": 5}}},
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "allowPrivilegeEscalation": False,
+                            "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True},
+    })
+    spec = patch(m.pod_spec(), {
+        "containers": [app],
+        "initContainers": [init, sidecar],
+        "volumes": [
+            {"name": "config", "configMap": {"name": "nginx-conf", "items": [{"key": "default.conf",
+                                                                             "path": "default.conf"}]}},
+            {"name": "logs", "emptyDir": {"sizeLimit": "1Gi"}},
+            {"name": "token", "projected": {"sources": [{"serviceAccountToken": {"path": "token",
+                                                                                 "expirationSeconds": 3600}}]}},
+        ],
+        "serviceAccountName": "web",
+        "securityContext": {"fsGroup": 2000, "seccompProfile": {"type": "RuntimeDefault"}},
+        "affinity": {
+            "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]}]}]}},
+            "podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 100, "podAffinityTerm": {"labelSelector": {"matchLabels": {"app": "nginx"}},
+                                                    "topologyKey": "kubernetes.io/hostname"}}]},
+        },
+        "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+                                       "whenUnsatisfiable": "ScheduleAnyway",
+                                       "labelSelector": {"matchLabels": {"app": "nginx"}}}],
+        "dnsConfig": {"options": [{"name": "ndots", "value": "2"}], "searches": ["svc.cluster.local."]},
+        "hostAliases": [{"ip": "10.1.2.3", "hostnames": ["db.internal"]}],
+        "priorityClassName": "high-priority",
+        "readinessGates": [{"conditionType": "example.com/ready"}],
+        "nodeSelector": {"kubernetes.io/arch": "amd64"},
+        "imagePullSecrets": [{"name": "registry"}],
+        "os": {"name": "linux"},
+    })
+    pod = patch(m.pod(), {"spec": spec, "metadata.labels": {"app": "nginx", "tier": "web"},
+                          "metadata.annotations": {"prometheus.io/scrape": "true",
+                                                   "kubectl.kubernetes.io/default-container": "nginx"},
+                          "metadata.ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                                                        "name": "web-7d9c5b8f4", "uid": "1c2d",
+                                                        "controller": True, "blockOwnerDeletion": True}]})
+    assert found(validate_create(POD, pod)) == []
+    assert found(validate_update(POD, patch(pod, {"spec.containers[0].image": "nginx:1.26"}), pod)) == []

@@ -8,7 +8,13 @@ import pytest
 
 from kybernetes.api.errors import GoValue, render_value
 from kybernetes.api.validation import golang, names
-from kybernetes.api.validation.quantity import FORMAT_WRONG, SUFFIX_WRONG, QuantityError, canonical, parse_quantity
+from kybernetes.api.validation.quantity import (
+    FORMAT_WRONG,
+    SUFFIX_WRONG,
+    QuantityError,
+    canonical,
+    parse_quantity,
+)
 
 SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
                  "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "

@@ -14,8 +14,9 @@ Pure module: no I/O.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # Status reasons (metav1.StatusReason).
@@ -245,7 +246,7 @@ class FieldError:
 
     type: tuple[str, str]
     field: str
-    value: Any = field(default=_OMIT)
+    value: Any = dataclasses.field(default=_OMIT)
     detail: str = ""
 
     @property

@@ -77,6 +77,52 @@ def go_json_type(value: Any) -> str:
     return "number"
 
 
+def go_kind(value: Any) -> str:
+    """The Go dynamic type a decoded value has upstream (ints stay int64, apart from floats)."""
+    return "bool" if isinstance(value, bool) else type(value).__name__
+
+
+def go_eq(a: Any, b: Any) -> bool:
+    """Go's ``==`` on two decoded values: same dynamic type and value."""
+    return go_kind(a) == go_kind(b) and bool(a == b)
+
+
+def go_type_name(value: Any) -> str:
+    """``reflect.TypeOf(value)`` as ``%s`` prints it."""
+    if value is None:
+        return "%!s(<nil>)"
+    if isinstance(value, dict | list):
+        return "map[string]interface {}" if isinstance(value, dict) else "[]interface {}"
+    return {"bool": "bool", "int": "int64", "float": "float64"}.get(go_kind(value), "string")
+
+
+def go_v(value: Any) -> str:
+    """Go's ``%v`` of a decoded value; maps print with sorted keys, as in library messages."""
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        # Go's %g with the shortest digits: exponent form below 1e-4 and from 1e6 on
+        if abs(value) >= 1e6 or (value and abs(value) < 1e-4):
+            return next(t for n in range(17) if float(t := f"{value:.{n}e}") == value)
+        return repr(value).removesuffix(".0")
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{go_v(value[k])}" for k in sorted(value)) + "]"
+    if isinstance(value, list):
+        return "[" + " ".join(go_v(x) for x in value) + "]"
+    return str(value)
+
+
+def go_s(value: Any) -> str:
+    """Go's ``%s`` of an interface value: strings bare, other scalars flagged as misuse."""
+    if isinstance(value, str):
+        return value
+    if value is None or isinstance(value, dict | list):
+        return "%!s(<nil>)" if value is None else go_v(value)
+    return f"%!s({go_type_name(value)}={go_v(value)})"
+
+
 def _invalid(cause: JsonPatchError) -> StatusError:
     # NewGenericServerResponse(422, ...) with no resource: empty details.
     err = StatusError(422, INVALID, INVALID_MESSAGE, {})

@@ -27,95 +27,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from kybernetes.api.errors import StatusError, bad_request
+from kybernetes.api.validation.names import is_label_value, is_qualified_name
 
 # selection.Operator values
 IN, NOT_IN, EQUALS, DOUBLE_EQUALS, NOT_EQUALS = "in", "notin", "=", "==", "!="
 EXISTS, DOES_NOT_EXIST, GREATER_THAN, LESS_THAN = "exists", "!", "gt", "lt"
 _BINARY = (IN, NOT_IN, EQUALS, DOUBLE_EQUALS, NOT_EQUALS, GREATER_THAN, LESS_THAN)
 
-# ---------------------------------------------------------------------------
-# Validation of keys and values (k8s.io/apimachinery/pkg/util/validation)
-
-_QNAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-_QNAME = re.compile(_QNAME_FMT)
-_LABEL_VALUE_FMT = f"({_QNAME_FMT})?"
-_DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_SUBDOMAIN_FMT = rf"{_DNS1123_LABEL_FMT}(\.{_DNS1123_LABEL_FMT})*"
-_DNS1123_SUBDOMAIN = re.compile(_DNS1123_SUBDOMAIN_FMT)
 _INT64 = re.compile(r"[+-]?[0-9]+")
-
-
-def _regex_error(msg: str, fmt: str, *examples: str) -> str:
-    shown = " or ".join(f"'{e}', " for e in examples)
-    return f"{msg} (e.g. {shown}regex used for validation is '{fmt}')"
-
-
-_QNAME_ERR = _regex_error(
-    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
-    _QNAME_FMT,
-    "MyName",
-    "my.name",
-    "123-abc",
-)
-
-
-def qualified_name_errors(value: str) -> list[str]:
-    """``IsQualifiedName``: an optional DNS subdomain prefix and ``/``, then a name."""
-    parts = value.split("/")
-    errs: list[str] = []
-    if len(parts) > 2:
-        return [f"a qualified name {_QNAME_ERR} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
-    name = parts[-1]
-    if len(parts) == 2:
-        prefix = parts[0]
-        if not prefix:
-            errs.append("prefix part must be non-empty")
-        else:
-            if len(prefix.encode()) > 253:
-                errs.append("prefix part must be no more than 253 characters")
-            if not _DNS1123_SUBDOMAIN.fullmatch(prefix):
-                errs.append(
-                    "prefix part "
-                    + _regex_error(
-                        "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
-                        "and must start and end with an alphanumeric character",
-                        _DNS1123_SUBDOMAIN_FMT,
-                        "example.com",
-                    )
-                )
-    if not name:
-        errs.append("name part must be non-empty")
-    elif len(name.encode()) > 63:
-        errs.append("name part must be no more than 63 characters")
-    if not _QNAME.fullmatch(name):
-        errs.append("name part " + _QNAME_ERR)
-    return errs
-
-
-def label_value_errors(value: str) -> list[str]:
-    """``IsValidLabelValue``: empty, or a name of at most 63 characters."""
-    errs: list[str] = []
-    if len(value.encode()) > 63:
-        errs.append("must be no more than 63 characters")
-    if value and not _QNAME.fullmatch(value):
-        errs.append(
-            _regex_error(
-                "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
-                "and must start and end with an alphanumeric character",
-                _LABEL_VALUE_FMT,
-                "MyValue",
-                "my_value",
-                "12345",
-            )
-        )
-    return errs
-
-
-def _go_strings(values: tuple[str, ...]) -> str:
-    """``%#v`` of the Go ``[]string`` upstream reports (nil when nothing was given)."""
-    if not values:
-        return "[]string(nil)"
-    return "[]string{" + ", ".join(_go_quote(v) for v in values) + "}"
 
 
 def _go_quote(s: str) -> str:
@@ -146,22 +65,17 @@ class Requirement:
     values: tuple[str, ...] = ()
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        op = self.operator
-        if op in (IN, EQUALS, DOUBLE_EQUALS):
-            return self.key in labels and labels[self.key] in self.values
-        if op in (NOT_IN, NOT_EQUALS):
-            return self.key not in labels or labels[self.key] not in self.values
-        if op == EXISTS:
-            return self.key in labels
-        if op == DOES_NOT_EXIST:
-            return self.key not in labels
-        if op in (GREATER_THAN, LESS_THAN):
-            have = _parse_int64(labels.get(self.key))
-            want = _parse_int64(self.values[0]) if len(self.values) == 1 else None
-            if have is None or want is None:
-                return False
-            return have > want if op == GREATER_THAN else have < want
-        return False
+        op, present = self.operator, self.key in labels
+        if op in (IN, EQUALS, DOUBLE_EQUALS, NOT_IN, NOT_EQUALS):
+            hit = present and labels[self.key] in self.values
+            return hit if op in (IN, EQUALS, DOUBLE_EQUALS) else not hit
+        if op in (EXISTS, DOES_NOT_EXIST):
+            return present == (op == EXISTS)
+        have = _parse_int64(labels.get(self.key))
+        want = _parse_int64(self.values[0]) if len(self.values) == 1 else None
+        if have is None or want is None or op not in (GREATER_THAN, LESS_THAN):
+            return False
+        return have > want if op == GREATER_THAN else have < want
 
     def __str__(self) -> str:
         if self.operator == EXISTS:
@@ -183,38 +97,40 @@ def _parse_int64(text: str | None) -> int | None:
     return n if -(2**63) <= n < 2**63 else None
 
 
+_ANY = range(1, 2**31)
+# operators -> allowed number of values -> complaint
+_COUNT_RULES = (
+    ((IN, NOT_IN), _ANY, "for 'in', 'notin' operators, values set can't be empty"),
+    ((EQUALS, DOUBLE_EQUALS, NOT_EQUALS), (1,), "exact-match compatibility requires one single value"),
+    ((EXISTS, DOES_NOT_EXIST), (0,), "values set must be empty for exists and does not exist"),
+    ((GREATER_THAN, LESS_THAN), (1,), "for 'Gt', 'Lt' operators, exactly one value is required"),
+)
+
+
 def new_requirement(key: str, operator: str, values: list[str] | tuple[str, ...] | None, path: str = "") -> Requirement:
     """``labels.NewRequirement``: validate and build; 400 with the aggregated field errors."""
     vals = tuple(values or ())
     errs: list[str] = []
     key_path = f"{path}.key" if path else "key"
     values_path = f"{path}.values" if path else "values"
-    key_errs = qualified_name_errors(key)
+    key_errs = is_qualified_name(key)
     if key_errs:
         errs.append(_invalid(key_path, _go_quote(key), "; ".join(key_errs)))
-    count_rule = {
-        IN: (not vals, "for 'in', 'notin' operators, values set can't be empty"),
-        NOT_IN: (not vals, "for 'in', 'notin' operators, values set can't be empty"),
-        EQUALS: (len(vals) != 1, "exact-match compatibility requires one single value"),
-        DOUBLE_EQUALS: (len(vals) != 1, "exact-match compatibility requires one single value"),
-        NOT_EQUALS: (len(vals) != 1, "exact-match compatibility requires one single value"),
-        EXISTS: (bool(vals), "values set must be empty for exists and does not exist"),
-        DOES_NOT_EXIST: (bool(vals), "values set must be empty for exists and does not exist"),
-        GREATER_THAN: (len(vals) != 1, "for 'Gt', 'Lt' operators, exactly one value is required"),
-        LESS_THAN: (len(vals) != 1, "for 'Gt', 'Lt' operators, exactly one value is required"),
-    }.get(operator)
-    if count_rule is None:
+    rule = next((r for r in _COUNT_RULES if operator in r[0]), None)
+    if rule is None:
         supported = ", ".join(_go_quote(o) for o in (*_BINARY, EXISTS, DOES_NOT_EXIST))
         operator_path = f"{path}.operator" if path else "operator"
         errs.append(f"{operator_path}: Unsupported value: {_go_quote(operator)}: supported values: {supported}")
-    elif count_rule[0]:
-        errs.append(_invalid(values_path, _go_strings(vals), count_rule[1]))
+    elif len(vals) not in rule[1]:
+        # Go prints the []string with %#v; a missing or empty list is nil there
+        shown = "[]string{" + ", ".join(map(_go_quote, vals)) + "}" if vals else "[]string(nil)"
+        errs.append(_invalid(values_path, shown, rule[2]))
     if operator in (GREATER_THAN, LESS_THAN):
         for i, v in enumerate(vals):
             if _parse_int64(v) is None:
                 errs.append(_invalid(f"{values_path}[{i}]", _go_quote(v), "for 'Gt', 'Lt' operators, the value must be an integer"))
     for i, v in enumerate(vals):
-        value_errs = label_value_errors(v)
+        value_errs = is_label_value(v)
         if value_errs:
             errs.append(_invalid(f"{values_path}[{i}][{key}]", _go_quote(v), "; ".join(value_errs)))
     if errs:
@@ -369,7 +285,7 @@ class _Parser:
             kind, key = self.take()
         if kind != _IDENT:
             raise _SyntaxError(f"found '{key}', expected: identifier")
-        key_errs = qualified_name_errors(key)
+        key_errs = is_qualified_name(key)
         if key_errs:  # the parser carries no field path, hence "<nil>"
             raise _SyntaxError(_invalid("<nil>", _go_quote(key), "; ".join(key_errs)))
         if self.peek()[0] in (_END, _COMMA) and operator != DOES_NOT_EXIST:
@@ -567,7 +483,7 @@ def check_fields(selector: FieldSelector, allowed: list[str], kind: str = "", ve
         if custom and field not in allowed:
             raise bad_request(f"field label not supported: {field}")
         if not custom and field not in _DEFAULT_FIELDS:
-            raise bad_request(f'"{field}" is not a known field selector: only "metadata.name", "metadata.namespace"')
+            raise bad_request(f'{_go_quote(field)} is not a known field selector: only "metadata.name", "metadata.namespace"')
         return field, value
 
     return selector.transform(convert)

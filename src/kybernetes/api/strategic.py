@@ -1,50 +1,46 @@
 """Strategic merge patch, driven by the upstream schemas' patch extensions.
 
-``application/strategic-merge-patch+json`` is a merge patch that knows, field by
-field, how lists combine.  The knowledge comes from the schema
-(``x-kubernetes-patch-strategy`` and ``x-kubernetes-patch-merge-key``, read
-through :mod:`kybernetes.api.schema`), so ``spec.containers`` merges by
-``name``, container ``ports`` by ``containerPort``, ``metadata.finalizers`` as a
-set, and any other list is replaced.  Maps merge recursively and ``null``
-deletes.  Directives inside the patch:
+A strategic merge patch is a merge patch that knows, field by field, how lists
+combine: ``x-kubernetes-patch-strategy`` / ``x-kubernetes-patch-merge-key``
+from :mod:`kybernetes.api.schema` make ``spec.containers`` merge by ``name``,
+container ``ports`` by ``containerPort``, ``metadata.finalizers`` as a set;
+other lists are replaced, maps merge recursively and ``null`` deletes.
+Directives: ``$patch: replace|delete`` on a map or a list element (``merge``
+is rejected, as upstream does), ``$retainKeys`` (Deployment ``spec.strategy``
+switching to Recreate), ``$setElementOrder/<list>`` and
+``$deleteFromPrimitiveList/<list>``.
 
-* ``$patch: replace`` / ``delete`` on a map replaces it / empties it;
-  on a list element, ``delete`` removes the elements with that merge key and
-  ``replace`` makes the patch's elements the whole list;
-* ``$retainKeys: [...]`` drops the original's keys not listed (Deployment
-  ``spec.strategy`` switching from RollingUpdate to Recreate);
-* ``$setElementOrder/<list>`` fixes the order of the merged list;
-* ``$deleteFromPrimitiveList/<list>`` removes values from a set-like list.
+Semantics and element order follow ``k8s.io/apimachinery/pkg/util/strategicpatch``
+as kube-apiserver runs it: without ``$setElementOrder``, elements named by the
+patch come in patch order and server-only ones are woven in by their original
+positions, so a new element lands *before* existing ones.  Values copied from
+the patch into the result lose their nulls and directives (upstream's typed
+decoding drops them afterwards; we have none).  Fields the schema does not know
+(unknown definition, free-form maps) merge like a JSON merge patch.
 
-Semantics follow ``k8s.io/apimachinery/pkg/util/strategicpatch`` as the API
-server runs it (parallel lists merged, unmatched nulls ignored), including the
-element order: without ``$setElementOrder``, elements named by the patch come in
-the patch's order and the server-only ones are woven in by their original
-positions, so a new element lands *before* the existing ones.  Where upstream
-copies a patch value into the result verbatim (a key the original lacks, a
-replaced list or map) we drop its nulls and directives; upstream's typed
-decoding does the same afterwards, and we have no typed decoding.
-
-Fields the schema does not know (preserved unknown fields, maps without value
-schemas, a missing definition) merge like a JSON merge patch: maps recurse,
-lists are replaced.
-
-Errors are :class:`StatusError` as kube-apiserver answers them: malformed
-directives are 400 BadRequest, lists of lists 422 Invalid, and everything else
-the library rejects (unknown ``$patch`` values, a missing merge key, mixed
-element types) is a 500 carrying the library's message with no reason.
+Errors are :class:`StatusError` as the API server answers: malformed directives
+400, lists of lists 422, anything else the library rejects (unknown ``$patch``,
+missing merge key, mixed element types) 500 with its message and no reason.
 
 Pure module: no I/O; inputs are never mutated.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from kybernetes.api import schema
 from kybernetes.api.errors import BAD_REQUEST, INVALID, StatusError
-from kybernetes.api.patch import INVALID_MESSAGE, clone, go_json_type
+from kybernetes.api.patch import (
+    INVALID_MESSAGE,
+    clone,
+    go_eq,
+    go_json_type,
+    go_kind,
+    go_s,
+    go_type_name,
+    go_v,
+)
 
 DIRECTIVE = "$patch"
 REPLACE, DELETE, MERGE = "replace", "delete", "merge"
@@ -79,12 +75,8 @@ def strategic_merge_patch(doc: Json, patch: Any, definition: str | None) -> Json
 # Errors, with upstream texts
 
 
-def _bad_request(message: str) -> StatusError:
-    return StatusError(400, BAD_REQUEST, message)
-
-
 def _bad_format(directive: str) -> StatusError:
-    return _bad_request(f"invalid patch format of {directive}")
+    return StatusError(400, BAD_REQUEST, f"invalid patch format of {directive}")
 
 
 def _failure(message: str) -> StatusError:
@@ -92,94 +84,28 @@ def _failure(message: str) -> StatusError:
     return StatusError(500, "", message)
 
 
-def _no_list_of_lists() -> StatusError:
-    return StatusError(422, INVALID, INVALID_MESSAGE, {})
-
-
 def _no_merge_key(item: Json, key: str) -> StatusError:
-    return _failure(f"map: {_go_v(item)} does not contain declared merge key: {key}")
+    return _failure(f"map: {go_v(item)} does not contain declared merge key: {key}")
 
 
 def _bad_arg_type(expected: str, actual: Any) -> StatusError:
-    return _failure(f"expected a {expected}, but received a {_go_type_name(actual)}")
+    return _failure(f"expected a {expected}, but received a {go_type_name(actual)}")
 
 
 _LIST_T, _MAP_T = "[]interface {}", "map[string]interface {}"
 
 
-def _go_type_name(v: Any) -> str:
-    if v is None:
-        return "%!s(<nil>)"
-    if isinstance(v, dict):
-        return _MAP_T
-    if isinstance(v, list):
-        return _LIST_T
-    if isinstance(v, bool):
-        return "bool"
-    return {int: "int64", float: "float64"}.get(type(v), "string")
-
-
-def _go_float(f: float) -> str:
-    """``%v`` of a float64: shortest digits, exponent form outside [1e-4, 1e6)."""
-    if f != f or f in (float("inf"), float("-inf")):
-        return {True: "NaN"}.get(f != f, "+Inf" if f > 0 else "-Inf")
-    sign, digits, exp = Decimal(repr(f)).normalize().as_tuple()
-    text = "".join(map(str, digits)) or "0"
-    point = len(text) + int(exp)  # position of the decimal point in ``text``
-    if f == 0:
-        return "-0" if sign else "0"
-    e = point - 1
-    if e < -4 or e >= 6:
-        mant = text[0] + ("." + text[1:] if len(text) > 1 else "")
-        out = f"{mant}e{'-' if e < 0 else '+'}{abs(e):02d}"
-    elif point <= 0:
-        out = "0." + "0" * -point + text
-    elif point >= len(text):
-        out = text + "0" * (point - len(text))
-    else:
-        out = text[:point] + "." + text[point:]
-    return ("-" if sign else "") + out
-
-
-def _go_v(v: Any) -> str:
-    """Go's ``%v`` of a decoded JSON value (maps print with sorted keys)."""
-    if v is None:
-        return "<nil>"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return _go_float(v)
-    if isinstance(v, dict):
-        return "map[" + " ".join(f"{k}:{_go_v(v[k])}" for k in sorted(v)) + "]"
-    if isinstance(v, list):
-        return "[" + " ".join(_go_v(x) for x in v) + "]"
-    return str(v)
-
-
-def _go_s(v: Any) -> str:
-    """Go's ``%s`` of an interface value: strings bare, other scalars flagged."""
-    if isinstance(v, str):
-        return v
-    if v is None:
-        return "%!s(<nil>)"
-    if isinstance(v, dict | list):
-        return _go_v(v)
-    return f"%!s({_go_type_name(v)}={_go_v(v)})"
-
-
-def _go_kind(v: Any) -> str:
-    """The Go dynamic type a decoded value would have (ints stay int64)."""
-    if isinstance(v, bool):
-        return "bool"
-    return type(v).__name__
-
-
-def _go_eq(a: Any, b: Any) -> bool:
-    return _go_kind(a) == _go_kind(b) and bool(a == b)
+def _keyed(item: Any, key: str) -> Any:
+    """The merge-key value of a list element; upstream fails on non-maps and missing keys."""
+    if not isinstance(item, dict):
+        raise _bad_arg_type(_MAP_T, item)
+    if key not in item:
+        raise _no_merge_key(item, key)
+    return item[key]
 
 
 def _hashable(v: Any) -> tuple[str, Any]:
-    return (_go_kind(v), v if not isinstance(v, dict | list) else repr(v))
+    return (go_kind(v), v if not isinstance(v, dict | list) else repr(v))
 
 
 # ---------------------------------------------------------------------------
@@ -191,9 +117,7 @@ def _field(node: schema.Schema | None, key: str) -> schema.Schema | None:
     if node is None:
         return None
     props = schema.properties(node)
-    if props:
-        return props.get(key)
-    return schema.additional(node)
+    return props.get(key) if props else schema.additional(node)
 
 
 def _strategy(node: schema.Schema | None) -> str:
@@ -217,7 +141,7 @@ def _merge_map(original: Json, patch: Json, node: schema.Schema | None) -> Json:
         if directive == DELETE:
             return {}
         patch[DIRECTIVE] = directive  # the message shows the map as sent
-        raise _failure(f"unknown patch type: {_go_s(directive)} in map: {_go_v(patch)}")
+        raise _failure(f"unknown patch type: {go_s(directive)} in map: {go_v(patch)}")
 
     _apply_retain_keys(original, patch)
     _merge_ordered_lists(original, patch, node)
@@ -229,7 +153,7 @@ def _merge_map(original: Json, patch: Json, node: schema.Schema | None) -> Json:
         if value is None:
             original.pop(key, None)
             continue
-        if key not in original or _go_kind(original[key]) != _go_kind(value):
+        if key not in original or go_kind(original[key]) != go_kind(value):
             # nothing to merge with: take the patch value (a delete list adds nothing)
             if not is_delete_list:
                 _put_clean(original, key, value)
@@ -273,10 +197,9 @@ def _extract_key(key: str, prefix: str) -> str:
 
 def _put_clean(target: Json, key: str, value: Any) -> None:
     cleaned, keep = _clean(value)
-    if keep:
-        target[key] = cleaned
-    else:
-        target.pop(key, None)
+    target[key] = cleaned
+    if not keep:
+        del target[key]
 
 
 def _clean(value: Any) -> tuple[Any, bool]:
@@ -289,12 +212,7 @@ def _clean(value: Any) -> tuple[Any, bool]:
             return None, False
         return _clean_map(value), True
     if isinstance(value, list):
-        out = []
-        for item in value:
-            cleaned, keep = _clean(item)
-            if keep:
-                out.append(cleaned)
-        return out, True
+        return [cleaned for cleaned, keep in map(_clean, value) if keep], True
     return value, True
 
 
@@ -332,13 +250,13 @@ def _element_kind(*lists: list[Any]) -> str:
     kind = ""
     for lst in lists:
         for item in lst:
-            k = _go_kind(item)
+            k = go_kind(item)
             if not kind:
                 kind = k
                 if k == "list":
-                    raise _no_list_of_lists()
+                    raise StatusError(422, INVALID, INVALID_MESSAGE, {})  # lists of lists
             elif k != kind:
-                raise _failure(f"list element types are not identical: {_go_v(list(lists))}")
+                raise _failure(f"list element types are not identical: {go_v(list(lists))}")
     if not kind:
         raise _failure("no elements in any of the given slices")
     return "map" if kind == "dict" else kind
@@ -364,12 +282,7 @@ def _merge_list(
         if is_delete_list:
             gone = {_hashable(v) for v in patch}
             return [v for v in original if _hashable(v) not in gone], original
-        merged: list[Any] = []
-        seen: set[tuple[str, Any]] = set()
-        for v in original + patch:
-            if _hashable(v) not in seen:
-                seen.add(_hashable(v))
-                merged.append(v)
+        merged = list({_hashable(v): v for v in original + patch}.values())  # deduplicated
         key = ""
     else:
         if not key:
@@ -417,7 +330,7 @@ def _apply_list_directives(original: list[Any], patch: list[Any], key: str) -> t
                 raise _no_merge_key(item, key)
             i = 0
             while i < len(remaining):  # every element with that key goes
-                if key in remaining[i] and _go_eq(remaining[i][key], item[key]):
+                if key in remaining[i] and go_eq(remaining[i][key], item[key]):
                     del remaining[i]
                     deleted_at.append(i)
                 else:
@@ -427,7 +340,7 @@ def _apply_list_directives(original: list[Any], patch: list[Any], key: str) -> t
         elif directive == MERGE:
             raise _failure("merging lists cannot yet be specified in the patch")
         else:
-            raise _failure(f"unknown patch type: {_go_s(directive)} in map: {_go_v(item)}")
+            raise _failure(f"unknown patch type: {go_s(directive)} in map: {go_v(item)}")
     if replace:
         return [_clean_map(p) for p in plain], [], deleted_at
     return remaining, plain, deleted_at
@@ -449,7 +362,7 @@ def _merge_by_key(
         for i, existing in enumerate(merged):
             if not isinstance(existing, dict):
                 raise _failure(f"value for key {i} is not a map")
-            if key in existing and _go_eq(existing[key], item[key]):
+            if key in existing and go_eq(existing[key], item[key]):
                 merged[i] = _merge_map(existing, item, element)
                 break
         else:
@@ -470,16 +383,7 @@ def _merge_ordered_lists(original: Json, patch: Json, node: schema.Schema | None
             raise _bad_arg_type(_LIST_T, order)
         key = _extract_key(directive_key, SET_ELEMENT_ORDER)
         in_original, in_patch = key in original, key in patch
-        current: list[Any] = []
-        patch_list: list[Any] = []
-        if in_original:
-            if not isinstance(original[key], list):
-                raise _bad_arg_type(_LIST_T, original[key])
-            current = original[key]
-        if in_patch:
-            if not isinstance(patch[key], list):
-                raise _bad_arg_type(_LIST_T, patch[key])
-            patch_list = patch[key]
+        current, patch_list = _list_at(original, key), _list_at(patch, key)
         field = _field(node, key)
         _strategy(field)  # rejects malformed strategies before anything merges
         merge_key = schema.patch_merge_key(field) or ""
@@ -505,31 +409,19 @@ def _validate_order(patch_list: list[Any], order: list[Any], key: str) -> None:
         return
     items = patch_list
     if key:
-        for item in patch_list:
-            if not isinstance(item, dict):
-                raise _bad_arg_type(_MAP_T, item)
-        items = [p for p in patch_list if p.get(DIRECTIVE) != DELETE]
+        items = [p for p in patch_list if _as_map(p).get(DIRECTIVE) != DELETE]
     i = j = 0
     while i < len(items) and j < len(order):
         item = items[i]
         if isinstance(item, dict) and DIRECTIVE in item:
             i += 1
             continue
-        if key:
-            for v in (item, order[j]):
-                if not isinstance(v, dict):
-                    raise _bad_arg_type(_MAP_T, v)
-                if key not in v:
-                    raise _no_merge_key(v, key)
-            same = _go_eq(item[key], order[j][key])
-        else:
-            same = _go_eq(item, order[j])
-        if same:
+        if go_eq(_keyed(item, key), _keyed(order[j], key)) if key else go_eq(item, order[j]):
             i += 1
         j += 1
     if i < len(items):
         raise _failure(
-            f"The order in patch list:\n{_go_v(patch_list)}\n doesn't match {SET_ELEMENT_ORDER} list:\n{_go_v(order)}\n"
+            f"The order in patch list:\n{go_v(patch_list)}\n doesn't match {SET_ELEMENT_ORDER} list:\n{go_v(order)}\n"
         )
 
 
@@ -537,25 +429,31 @@ def _partition(merged: list[Any], by: list[Any], key: str) -> tuple[list[Any], l
     """Split ``merged`` into the elements ``by`` names and the server-only rest."""
     named: list[Any] = []
     rest: list[Any] = []
-    if not key:
-        wanted = {_hashable(v) for v in by}
-        for v in merged:
-            (named if _hashable(v) in wanted else rest).append(v)
-        return named, rest
+    wanted = {_hashable(v) for v in by}
+    for i, b in enumerate(by if key and merged else []):
+        if not isinstance(b, dict):
+            raise _failure(f"value for key {i} is not a map")
     for v in merged:
-        if not isinstance(v, dict):
-            raise _bad_arg_type(_MAP_T, v)
-        if key not in v:
-            raise _no_merge_key(v, key)
-        found = False
-        for i, b in enumerate(by):
-            if not isinstance(b, dict):
-                raise _failure(f"value for key {i} is not a map")
-            if key in b and _go_eq(b[key], v[key]):
-                found = True
-                break
+        if key:
+            value = _keyed(v, key)
+            found = any(key in b and go_eq(b[key], value) for b in by)
+        else:
+            found = _hashable(v) in wanted
         (named if found else rest).append(v)
     return named, rest
+
+
+def _list_at(m: Json, key: str) -> list[Any]:
+    value = m.get(key, [])
+    if not isinstance(value, list):
+        raise _bad_arg_type(_LIST_T, value)
+    return value
+
+
+def _as_map(item: Any) -> Json:
+    if not isinstance(item, dict):
+        raise _bad_arg_type(_MAP_T, item)
+    return item
 
 
 def _index(items: list[Any], value: Any, key: str, kind: str) -> int:
@@ -566,7 +464,7 @@ def _index(items: list[Any], value: Any, key: str, kind: str) -> int:
 
     target = ident(value)
     for i, item in enumerate(items):
-        if _go_eq(ident(item), target):
+        if go_eq(ident(item), target):
             return i
     return -1
 
@@ -578,37 +476,23 @@ def _normalize_order(
 
     def by(order: list[Any], items: list[Any]) -> list[Any]:
         if kind == "map":
-            for lst in (items, order):
-                for v in lst:
-                    if not isinstance(v, dict):
-                        raise _bad_arg_type(_MAP_T, v)
-                    if key not in v:
-                        raise _no_merge_key(v, key)
-            deleted = [v for v in items if v.get(DIRECTIVE) == DELETE]
-            items = [v for v in items if v.get(DIRECTIVE) != DELETE]
-        else:
-            deleted = []
+            for v in items + order:
+                _keyed(v, key)
+        # elements still carrying "$patch: delete" sort last
+        deleted = [v for v in items if kind == "map" and v.get(DIRECTIVE) == DELETE]
+        items = [v for v in items if not any(v is d for d in deleted)]
         return sorted(items, key=lambda v: _index(order, v, key, kind)) + deleted
 
     right = by(patch_order, patch_items)
     left = by(server_order, server_only)
     out: list[Any] = []
     i = j = 0
-    while i < len(left) or j < len(right):
-        if j >= len(right):
+    while i < len(left) and j < len(right):
+        # a server-only item goes first only when both are in the original and it came earlier
+        if 0 <= _index(server_order, left[i], key, kind) < _index(server_order, right[j], key, kind):
             out.append(left[i])
             i += 1
-        elif i >= len(left):
+        else:
             out.append(right[j])
             j += 1
-        else:
-            li = _index(server_order, left[i], key, kind)
-            ri = _index(server_order, right[j], key, kind)
-            # a server-only item goes first only when both are in the original and it came earlier
-            if li >= 0 and ri >= 0 and li < ri:
-                out.append(left[i])
-                i += 1
-            else:
-                out.append(right[j])
-                j += 1
-    return out
+    return out + left[i:] + right[j:]

@@ -93,7 +93,7 @@ class APIServer:
         for t in self._background:
             try:
                 await t
-            except (asyncio.CancelledError, Exception):  # noqa: PERF203 - shutting down regardless
+            except (asyncio.CancelledError, Exception):
                 pass
         await self.cache.stop()
         await self.backend.close()
@@ -151,8 +151,8 @@ class APIServer:
                 return status_response(not_found_path())
             if e.status == 405:
                 return status_response(errors.StatusError(405, errors.METHOD_NOT_ALLOWED,
-                                                          f"the server does not allow this method on the "
-                                                          f"requested resource"))
+                                                          "the server does not allow this method on the "
+                                                          "requested resource"))
             raise
         except (ConnectionResetError, asyncio.CancelledError):
             code = 499

@@ -22,10 +22,10 @@ from kybernetes.apiserver import decoding, patching, requestinfo
 from kybernetes.apiserver.http import (
     Accept,
     negotiate,
+    parse_object,
     query_bool,
     query_int,
     read_body,
-    parse_object,
     render,
     success_status,
 )
@@ -197,10 +197,9 @@ class ResourceHandlers:
         warnings = decoding.Warnings()
         obj = decoding.decode_object(rt, body, fv, warnings, raw)
         meta = obj["metadata"]
-        if rt.namespaced:
-            if meta.get("namespace") and meta["namespace"] != ns:
-                raise errors.bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request")
+        if rt.namespaced and meta.get("namespace") and meta["namespace"] != ns:
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request")
         if name is not None:
             raise errors.method_not_allowed(rt.plural, "POST", rt.group)
         created = await self.store.create(rt, ns, obj, dry_run=dr)

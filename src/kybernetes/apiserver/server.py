@@ -16,7 +16,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ class ServerConfig:
     kubeconfig: Path | None = None
     service_cidr: str = DEFAULT_SERVICE_CIDR
     # extra coroutines to run beside the server (controllers), given the server URL
-    companions: list[Callable[[str], Awaitable[None]]] = field(default_factory=list)
+    companions: list[Callable[[str], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
 
 def parse_listen(value: str) -> tuple[str, int]:

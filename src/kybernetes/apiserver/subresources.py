@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from kybernetes.api import errors
-from kybernetes.api.printers import format_label_selector, format_labels
 from kybernetes.api.meta import format_time
 from kybernetes.api.meta import now as wall_clock
+from kybernetes.api.printers import format_label_selector, format_labels
 from kybernetes.api.registry import ResourceType
 from kybernetes.apiserver import decoding, patching
 from kybernetes.apiserver.http import negotiate, parse_object, query_bool, read_body, render, success_status

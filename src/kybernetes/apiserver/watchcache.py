@@ -136,7 +136,7 @@ class WatchCache:
                     rev = ev.kv.mod_revision
                     self._apply(ev.type == DELETE, ev.kv, ev.prev)
                     # Let readers waiting for this revision go on.
-                    if self._advanced._waiters:  # type: ignore[attr-defined]
+                    if self._advanced._waiters:
                         async with self._advanced:
                             self._advanced.notify_all()
             except asyncio.CancelledError:
@@ -213,9 +213,7 @@ class WatchCache:
     def can_serve(self, after_revision: int) -> bool:
         if after_revision >= self.revision:
             return True
-        if self.ring and self.ring[0].revision - 1 <= after_revision:
-            return True
-        return False
+        return bool(self.ring) and self.ring[0].revision - 1 <= after_revision
 
     def subscribe(self, prefix: str, after_revision: int) -> Subscription:
         """Events under ``prefix`` after ``after_revision`` (which ``can_serve``)."""

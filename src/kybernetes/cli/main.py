@@ -12,7 +12,9 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from kybernetes import KUBERNETES_VERSION, __version__
 
@@ -44,19 +46,23 @@ def _server(args: argparse.Namespace) -> int:
         cfg.companions.append(run_namespace_controller)
     _setup_logging(args.verbose)
     try:
-        import uvloop
-
-        runner = uvloop.run
-    except ImportError:  # pragma: no cover - uvloop is optional
-        runner = asyncio.run
-    try:
-        runner(serve(cfg))
+        run_async(serve(cfg))
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def run_async(coro: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop when it is installed (faster), else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is optional
+        asyncio.run(coro)
+        return
+    uvloop.run(coro)
 
 
 def build_parser() -> argparse.ArgumentParser:

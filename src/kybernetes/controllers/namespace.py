@@ -79,7 +79,7 @@ class NamespaceController:
                 if e.code == 404:
                     return
                 log.warning("namespace %s: %s", name, e)
-            except (OSError, asyncio.TimeoutError) as e:
+            except (TimeoutError, OSError) as e:
                 log.warning("namespace %s: %s", name, e)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
@@ -104,7 +104,7 @@ class NamespaceController:
                         break
             except asyncio.CancelledError:
                 raise
-            except Exception as e:  # noqa: BLE001 - keep the controller alive; relist
+            except Exception as e:
                 log.warning("namespace controller: %s; relisting", e)
                 await asyncio.sleep(1.0)
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from kybernetes.api import errors
 from kybernetes.api.errors import FieldError
+from kybernetes.api.validation.quantity import QuantityError, canonical
 
 Errs = list[FieldError]
 
@@ -139,8 +140,6 @@ def _is_zero(v: Any) -> bool:
 
 def normalize(v: Any, parent: str = "") -> Any:
     """Drop zero values (Go decodes absent fields as zero) and canonicalize quantities."""
-    from kybernetes.api.validation.quantity import QuantityError, canonical
-
     if isinstance(v, dict):
         out: dict[str, Any] = {}
         for k, x in v.items():

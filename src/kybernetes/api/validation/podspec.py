@@ -139,10 +139,8 @@ def validate_pod_spec(spec: Any, pod_name: str, path: str, is_pod: bool = False)
     errs += scheduling.validate_scheduling_gates(spec.get("schedulingGates"), child(path, "schedulingGates"))
     errs += scheduling.validate_topology_spread(spec.get("topologySpreadConstraints"),
                                                 child(path, "topologySpreadConstraints"))
-    for f in ("serviceAccountName", "nodeName", "priorityClassName"):
-        value = as_str(spec.get(f))
-        if value:
-            errs += [errors.invalid_value(child(path, f), value, m) for m in names.is_dns1123_subdomain(value)]
+    for f in ("serviceAccountName", "nodeName"):
+        errs += _subdomain_field(spec, f, path)
     deadline = spec.get("activeDeadlineSeconds")
     if deadline is not None:
         n = as_int(deadline) or 0
@@ -154,6 +152,7 @@ def validate_pod_spec(spec: Any, pod_name: str, path: str, is_pod: bool = False)
             errs += validate_dns1123_label(as_str(spec.get(f)), child(path, f))
     errs += scheduling.validate_tolerations(spec.get("tolerations"), child(path, "tolerations"))
     errs += scheduling.validate_host_aliases(spec.get("hostAliases"), child(path, "hostAliases"))
+    errs += _subdomain_field(spec, "priorityClassName", path)
     runtime_class = spec.get("runtimeClassName")
     if runtime_class is not None:
         errs += [errors.invalid_value(child(path, "runtimeClassName"), runtime_class, m)
@@ -169,6 +168,13 @@ def validate_pod_spec(spec: Any, pod_name: str, path: str, is_pod: bool = False)
         errs += validate_security_context(c.get("securityContext"),
                                           child(index(child(path, "ephemeralContainers"), i), "securityContext"))
     return errs
+
+
+def _subdomain_field(spec: dict[str, Any], f: str, path: str) -> Errs:
+    value = as_str(spec.get(f))
+    if not value:
+        return []
+    return [errors.invalid_value(child(path, f), value, m) for m in names.is_dns1123_subdomain(value)]
 
 
 def _validate_resource_claims(claims: Any, path: str) -> Errs:

@@ -21,6 +21,10 @@ passes, negative array indices count from the end, and ``copy`` from a missing
 object key copies ``null``.  Numbers compare by type as well as value (``1`` is
 not ``1.0``), as the library compares their JSON text.
 
+It also holds the small helpers both patch modules use to reproduce the
+library messages Go would print (``go_v`` for ``%v``, ``go_s`` for ``%s``,
+``go_eq`` for ``==`` on decoded values, where ``1`` and ``1.0`` differ).
+
 Pure module: no I/O, and inputs are never mutated (results share no
 containers with them).
 """

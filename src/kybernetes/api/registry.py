@@ -185,6 +185,10 @@ def _secret_fields(o: dict[str, Any]) -> dict[str, str]:
     return {"type": _s(o, "type")}
 
 
+def _service_fields(o: dict[str, Any]) -> dict[str, str]:
+    return {"spec.clusterIP": _s(o, "spec", "clusterIP"), "spec.type": _s(o, "spec", "type")}
+
+
 def _replicas_fields(o: dict[str, Any]) -> dict[str, str]:
     return {"status.replicas": _s(o, "status", "replicas") or "0"}
 
@@ -205,7 +209,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "Node", "nodes", False, "io.k8s.api.core.v1.Node",
                  ("no",), (), ALL_VERBS, (_STATUS,), _node_fields),
     ResourceType("", "v1", "Service", "services", True, "io.k8s.api.core.v1.Service",
-                 ("svc",), ("all",), ALL_VERBS, (_STATUS,)),
+                 ("svc",), ("all",), ALL_VERBS, (_STATUS,), _service_fields),
     ResourceType("", "v1", "Endpoints", "endpoints", True, "io.k8s.api.core.v1.Endpoints", ("ep",)),
     ResourceType("", "v1", "ConfigMap", "configmaps", True, "io.k8s.api.core.v1.ConfigMap", ("cm",)),
     ResourceType("", "v1", "Secret", "secrets", True, "io.k8s.api.core.v1.Secret",

@@ -128,7 +128,8 @@ def new_requirement(key: str, operator: str, values: list[str] | tuple[str, ...]
     if operator in (GREATER_THAN, LESS_THAN):
         for i, v in enumerate(vals):
             if _parse_int64(v) is None:
-                errs.append(_invalid(f"{values_path}[{i}]", _go_quote(v), "for 'Gt', 'Lt' operators, the value must be an integer"))
+                detail = "for 'Gt', 'Lt' operators, the value must be an integer"
+                errs.append(_invalid(f"{values_path}[{i}]", _go_quote(v), detail))
     for i, v in enumerate(vals):
         value_errs = is_label_value(v)
         if value_errs:
@@ -483,7 +484,8 @@ def check_fields(selector: FieldSelector, allowed: list[str], kind: str = "", ve
         if custom and field not in allowed:
             raise bad_request(f"field label not supported: {field}")
         if not custom and field not in _DEFAULT_FIELDS:
-            raise bad_request(f'{_go_quote(field)} is not a known field selector: only "metadata.name", "metadata.namespace"')
+            known = ", ".join(_go_quote(f) for f in _DEFAULT_FIELDS)
+            raise bad_request(f"{_go_quote(field)} is not a known field selector: only {known}")
         return field, value
 
     return selector.transform(convert)

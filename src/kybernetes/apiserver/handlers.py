@@ -49,7 +49,7 @@ def build_filter(rt: ResourceType, request: web.Request) -> Filter:
     lsel = selectors.parse_label_selector(ls) if ls.strip() else None
     fsel = selectors.parse_field_selector(fs) if fs.strip() else None
     if fsel is not None:
-        selectors.check_fields(fsel, rt.selectable_fields(), rt.kind, rt.version)
+        fsel = selectors.check_fields(fsel, rt.selectable_fields(), rt.kind, rt.version)
     if lsel is None and fsel is None:
         return lambda obj: True
 

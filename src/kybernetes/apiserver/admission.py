@@ -66,9 +66,14 @@ class Admission:
         if ns is None:
             raise errors.not_found("namespaces", namespace)
         if (ns.get("metadata") or {}).get("deletionTimestamp") or (ns.get("status") or {}).get("phase") == "Terminating":
-            raise errors.forbidden(
+            err = errors.forbidden(
                 rt.plural, name, rt.group,
                 f"unable to create new content in namespace {namespace} because it is being terminated")
+            assert err.details is not None
+            # client-go controllers look for this cause to stop retrying
+            err.details["causes"] = [{"reason": "NamespaceTerminating", "field": "metadata.namespace",
+                                      "message": f"namespace {namespace} is being terminated"}]
+            raise err
 
     def check_delete(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         if rt.kind == "Namespace" and obj["metadata"].get("name") in IMMORTAL_NAMESPACES:

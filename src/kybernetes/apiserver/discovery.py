@@ -100,10 +100,12 @@ def _legacy_resource(r: ResourceType) -> list[dict[str, Any]]:
     for s in r.subresources:
         sub: dict[str, Any] = {"name": f"{r.plural}/{s.name}", "singularName": "", "namespaced": r.namespaced,
                                "kind": s.kind or r.kind, "verbs": list(s.verbs)}
-        if s.group is not None and s.group != r.group:
-            sub["group"] = s.group
-        if s.version is not None and s.version != r.version:
-            sub["version"] = s.version
+        group = s.group if s.group is not None else r.group
+        version = s.version or r.version
+        if (group, version) != (r.group, r.version):
+            # another group version: both are named, as upstream does
+            sub["group"] = group
+            sub["version"] = version
         out.append(sub)
     return out
 

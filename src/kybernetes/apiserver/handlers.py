@@ -193,7 +193,7 @@ class ResourceHandlers:
         dr = dry_run(request)
         fv = decoding.field_validation(request.query.get("fieldValidation"))
         raw = await read_body(request)
-        body = parse_object(request, raw)
+        body = parse_object(request, raw, rt.kind)
         warnings = decoding.Warnings()
         obj = decoding.decode_object(rt, body, fv, warnings, raw)
         meta = obj["metadata"]
@@ -211,7 +211,7 @@ class ResourceHandlers:
         dr = dry_run(request)
         fv = decoding.field_validation(request.query.get("fieldValidation"))
         raw = await read_body(request)
-        body = parse_object(request, raw)
+        body = parse_object(request, raw, rt.kind)
         warnings = decoding.Warnings()
         obj = decoding.decode_object(rt, body, fv, warnings, raw)
         meta = obj["metadata"]

@@ -58,7 +58,7 @@ def media_type(request: web.Request) -> str:
     return (request.headers.get("Content-Type") or JSON).split(";")[0].strip().lower()
 
 
-def parse_body(raw: bytes, ctype: str, what: str = "") -> Any:
+def parse_body(raw: bytes, ctype: str, what: str = "", kind: str = "") -> Any:
     """Decode a JSON or YAML body; a 400 with the parser's complaint otherwise."""
     if not raw.strip():
         raise errors.bad_request("the body of the request was empty" if not what else f"{what}: empty body")
@@ -70,19 +70,23 @@ def parse_body(raw: bytes, ctype: str, what: str = "") -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as e:
-        raise errors.bad_request(f"couldn't get version/kind; json parse error: {_one_line(str(e))}") from None
+        msg = f"couldn't get version/kind; json parse error: {_one_line(str(e))}"
+        if kind:
+            preview = raw[:30].decode(errors="replace")
+            msg = f"the object provided is unrecognized (must be of type {kind}): {msg} ({preview} ...)"
+        raise errors.bad_request(msg) from None
 
 
 def _one_line(s: str) -> str:
     return " ".join(s.split())
 
 
-def parse_object(request: web.Request, raw: bytes) -> dict[str, Any]:
-    """The request body as a JSON object (JSON or YAML on the wire)."""
+def parse_object(request: web.Request, raw: bytes, kind: str = "") -> dict[str, Any]:
+    """The request body as a JSON object (JSON or YAML on the wire); ``kind`` names it in errors."""
     ctype = media_type(request)
     if ctype not in (JSON, YAML, "application/x-yaml", "text/yaml", "*/*", ""):
         raise errors.unsupported_media_type([JSON, YAML])
-    body = parse_body(raw, ctype)
+    body = parse_body(raw, ctype, kind=kind)
     if not isinstance(body, dict):
         raise errors.bad_request("the body of the request must be a JSON object")
     return body

@@ -96,10 +96,12 @@ class Lister:
                    limit: int = 0, continue_token: str = "", resource_version: str = "",
                    match: str = "") -> ListResult:
         if match and not resource_version:
-            raise errors.bad_request("resourceVersionMatch is forbidden unless resourceVersion is provided")
+            raise errors.invalid("ListOptions", "", [errors.forbidden_field(
+                "resourceVersionMatch", "resourceVersionMatch is forbidden unless resourceVersion is provided")],
+                "meta.k8s.io")
         if match not in ("", "Exact", "NotOlderThan"):
-            raise errors.bad_request(
-                f'resourceVersionMatch: Unsupported value: "{match}": supported values: "Exact", "NotOlderThan"')
+            raise errors.invalid("ListOptions", "", [errors.not_supported(
+                "resourceVersionMatch", match, ["Exact", "NotOlderThan"])], "meta.k8s.io")
         if continue_token and resource_version not in ("", "0"):
             raise errors.bad_request("specifying resource version is not allowed when using continue")
         prefix = rt.prefix(namespace)

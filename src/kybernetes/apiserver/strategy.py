@@ -53,7 +53,9 @@ def initial_status(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any] | No
         return {"phase": "Active"}
     if kind == "Service":
         return {"loadBalancer": {}}
-    if kind in ("Deployment", "ReplicaSet", "ReplicationController"):
+    if kind in ("ReplicaSet", "ReplicationController"):
+        return {"replicas": 0}  # required, no omitempty: always on the wire
+    if kind == "Deployment":
         return {}
     return None
 
@@ -83,6 +85,8 @@ def prepare_for_update(rt: ResourceType, new: dict[str, Any], old: dict[str, Any
             out["status"] = new["status"]
         else:
             out.pop("status", None)
+        if rt.kind in ("ReplicaSet", "ReplicationController"):
+            out.setdefault("status", {}).setdefault("replicas", 0)
         out["metadata"]["resourceVersion"] = new["metadata"].get("resourceVersion", "")
         return out
     out = new

@@ -98,7 +98,7 @@ class Subresources:
             out = await self.store.update(rt, ns, name, mutate, subresource="status", dry_run=dr)
         else:
             raw = await read_body(request)
-            obj = decoding.decode_object(rt, parse_object(request, raw), fv, warnings, raw)
+            obj = decoding.decode_object(rt, parse_object(request, raw, rt.kind), fv, warnings, raw)
             if obj["metadata"].get("name") != name:
                 raise errors.bad_request(
                     f"the name of the object ({obj['metadata'].get('name')}) does not match the name on the URL ({name})")

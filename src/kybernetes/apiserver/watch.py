@@ -35,7 +35,8 @@ from kybernetes.apiserver.listing import parse_rv, too_old
 from kybernetes.apiserver.watchcache import ADDED, DELETED, MODIFIED, CacheEvent, WatchCache, decode
 from kybernetes.storage.backend import DELETE, Backend, CompactedError
 
-BOOKMARK_INTERVAL = 10.0
+BOOKMARK_INTERVAL = 60.0  # upstream sends one about every minute ...
+BOOKMARK_BEFORE_DEADLINE = 2.0  # ... and one shortly before the watch times out
 DEFAULT_TIMEOUT = 1800
 
 
@@ -87,6 +88,8 @@ class Watcher:
         self.resp = web.StreamResponse()
         self.first = True
         self.last_rv = 0
+        self.deadline = 0.0
+        self.deadline_bookmark_sent = False
 
     async def _send(self, type_: str, obj: dict[str, Any]) -> None:
         body = {"type": type_, "object": self.wr.render(obj, self.first)}
@@ -123,6 +126,7 @@ class Watcher:
         self.resp.headers["Cache-Control"] = "no-cache, private"
         self.resp.enable_chunked_encoding()
         await self.resp.prepare(self.request)
+        self.deadline = asyncio.get_running_loop().time() + wr.timeout
         try:
             async with asyncio.timeout(wr.timeout):
                 await self._stream()
@@ -179,12 +183,23 @@ class Watcher:
     async def _send_error(self, err: errors.StatusError) -> None:
         await self.resp.write(orjson.dumps({"type": "ERROR", "object": err.status()}) + b"\n")
 
+    def _bookmark_wait(self) -> float:
+        """Seconds until the next bookmark is due."""
+        now = asyncio.get_running_loop().time()
+        wait = BOOKMARK_INTERVAL
+        if not self.deadline_bookmark_sent:
+            wait = min(wait, max(0.0, self.deadline - BOOKMARK_BEFORE_DEADLINE - now))
+        return wait
+
     async def _follow_cache(self, sub: Any) -> None:
         while True:
             try:
-                ev = await asyncio.wait_for(sub.queue.get(), BOOKMARK_INTERVAL) if self.wr.bookmarks \
+                ev = await asyncio.wait_for(sub.queue.get(), self._bookmark_wait()) if self.wr.bookmarks \
                     else await sub.queue.get()
             except TimeoutError:
+                if asyncio.get_running_loop().time() >= self.deadline - BOOKMARK_BEFORE_DEADLINE:
+                    self.deadline_bookmark_sent = True
+                # An empty queue means this watcher has seen everything up to the cache's revision.
                 await self._bookmark(max(self.last_rv, self.cache.revision) if sub.queue.empty() else self.last_rv)
                 continue
             if ev is None:

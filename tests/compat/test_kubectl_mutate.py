@@ -1,0 +1,137 @@
+"""In-place changes: ``patch`` (json, merge, strategic), ``label``, ``annotate`` and ``scale``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.compat import manifests as m
+from tests.compat.conftest import row
+from tests.conftest import Kubectl
+
+
+def get_json(kubectl: Kubectl, ns: str, *what: str) -> dict:
+    return json.loads(kubectl.ok("get", "-n", ns, *what, "-o", "json"))
+
+
+def test_patch_json_merge_and_strategic(kubectl: Kubectl, ns: str, tmp_path: Path) -> None:
+    f = m.write(tmp_path / "objs.yaml", m.configmap("settings", {"a": "1", "b": "2"}),
+                m.deployment("web", env=[{"name": "A", "value": "1"}]))
+    kubectl.ok("create", "-n", ns, "-f", f)
+
+    ops = [{"op": "test", "path": "/data/a", "value": "1"},
+           {"op": "replace", "path": "/data/a", "value": "10"},
+           {"op": "add", "path": "/data/c", "value": "3"},
+           {"op": "remove", "path": "/data/b"}]
+    out = kubectl.ok("patch", "-n", ns, "configmap", "settings", "--type", "json", "-p", json.dumps(ops))
+    assert out.strip() == "configmap/settings patched"
+    assert get_json(kubectl, ns, "configmap", "settings")["data"] == {"a": "10", "c": "3"}
+
+    failing = [{"op": "test", "path": "/data/a", "value": "1"}, {"op": "replace", "path": "/data/a", "value": "x"}]
+    r = kubectl("patch", "-n", ns, "configmap", "settings", "--type", "json", "-p", json.dumps(failing))
+    assert r.rc == 1, r
+    # upstream answers a failed ``test`` with a generic 422 (NewGenericServerResponse drops the detail)
+    assert r.err.strip() == "The request is invalid: the server rejected our request due to an error in our request", r
+    assert get_json(kubectl, ns, "configmap", "settings")["data"] == {"a": "10", "c": "3"}
+
+    out = kubectl.ok("patch", "-n", ns, "configmap", "settings", "--type", "merge",
+                     "-p", '{"data":{"c":null,"d":"4"}}')
+    assert out.strip() == "configmap/settings patched"
+    assert get_json(kubectl, ns, "configmap", "settings")["data"] == {"a": "10", "d": "4"}
+
+    # strategic (kubectl's default for built-in kinds): containers and env merge by name
+    smp = {"spec": {"template": {"spec": {"containers": [{"name": "app", "env": [{"name": "B", "value": "2"}]}]}}}}
+    out = kubectl.ok("patch", "-n", ns, "deployment", "web", "-p", json.dumps(smp))
+    assert out.strip() == "deployment.apps/web patched"
+    containers = get_json(kubectl, ns, "deployment", "web")["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    assert containers[0]["image"] == "nginx:1.25"
+    # without $setElementOrder upstream puts patch-only items before server-only ones (mergeSortedSlice)
+    assert containers[0]["env"] == [{"name": "B", "value": "2"}, {"name": "A", "value": "1"}]
+
+    sidecar = {"spec": {"template": {"spec": {"containers": [{"name": "sidecar", "image": "busybox"}]}}}}
+    kubectl.ok("patch", "-n", ns, "deployment", "web", "--type", "strategic", "-p", json.dumps(sidecar))
+    containers = get_json(kubectl, ns, "deployment", "web")["spec"]["template"]["spec"]["containers"]
+    assert sorted(c["name"] for c in containers) == ["app", "sidecar"]
+
+    delete = {"spec": {"template": {"spec": {"containers": [{"name": "sidecar", "$patch": "delete"}]}}}}
+    kubectl.ok("patch", "-n", ns, "deployment", "web", "--type", "strategic", "-p", json.dumps(delete))
+    containers = get_json(kubectl, ns, "deployment", "web")["spec"]["template"]["spec"]["containers"]
+    assert [c["name"] for c in containers] == ["app"]
+
+    again = kubectl.ok("patch", "-n", ns, "deployment", "web", "-p", json.dumps(smp))
+    assert again.strip() == "deployment.apps/web patched (no change)"
+
+
+def test_patch_merge_on_deployment_retains_strategy_keys(kubectl: Kubectl, ns: str, tmp_path: Path) -> None:
+    kubectl.ok("create", "-n", ns, "-f", m.write(tmp_path / "web.yaml", m.deployment("web")))
+    recreate = {"spec": {"strategy": {"type": "Recreate", "rollingUpdate": None}}}
+    kubectl.ok("patch", "-n", ns, "deployment", "web", "-p", json.dumps(recreate))
+    assert get_json(kubectl, ns, "deployment", "web")["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_label_add_overwrite_and_remove(kubectl: Kubectl, ns: str, tmp_path: Path) -> None:
+    kubectl.ok("create", "-n", ns, "-f", m.write(tmp_path / "cm.yaml", m.configmap("settings")))
+
+    assert kubectl.ok("label", "-n", ns, "configmap", "settings", "env=prod").strip() == "configmap/settings labeled"
+    r = kubectl("label", "-n", ns, "configmap", "settings", "env=dev")
+    assert r.rc == 1, r
+    assert r.err.strip() == "error: 'env' already has a value (prod), and --overwrite is false", r
+
+    out = kubectl.ok("label", "-n", ns, "configmap", "settings", "env=dev", "--overwrite")
+    assert out.strip() == "configmap/settings labeled"
+    assert get_json(kubectl, ns, "configmap", "settings")["metadata"]["labels"] == {"env": "dev"}
+
+    assert kubectl.ok("label", "-n", ns, "configmap", "settings", "env-").strip() == "configmap/settings unlabeled"
+    assert not get_json(kubectl, ns, "configmap", "settings")["metadata"].get("labels")
+
+    kubectl.ok("create", "-n", ns, "-f", m.write(tmp_path / "more.yaml", m.configmap("other")))
+    out = kubectl.ok("label", "-n", ns, "configmaps", "--all", "team=core")
+    assert {"configmap/settings labeled", "configmap/other labeled"} <= set(out.splitlines()), out
+
+
+def test_annotate_add_overwrite_and_remove(kubectl: Kubectl, ns: str, tmp_path: Path) -> None:
+    kubectl.ok("create", "-n", ns, "-f", m.write(tmp_path / "cm.yaml", m.configmap("settings")))
+
+    out = kubectl.ok("annotate", "-n", ns, "configmap", "settings", "owner=alice", "note=hello world")
+    assert out.strip() in ("configmap/settings annotated", "configmap/settings annotate")  # 1.27 says "annotate"
+    annotations = get_json(kubectl, ns, "configmap", "settings")["metadata"]["annotations"]
+    assert annotations == {"owner": "alice", "note": "hello world"}
+
+    r = kubectl("annotate", "-n", ns, "configmap", "settings", "owner=bob")
+    assert r.rc == 1, r
+    assert "--overwrite is false but found the following declared annotation(s): 'owner' already has a value " \
+           "(alice)" in r.err, r
+
+    kubectl.ok("annotate", "-n", ns, "configmap", "settings", "owner=bob", "--overwrite")
+    kubectl.ok("annotate", "-n", ns, "configmap", "settings", "note-")
+    annotations = get_json(kubectl, ns, "configmap", "settings")["metadata"]["annotations"]
+    assert annotations == {"owner": "bob"}
+
+
+def test_scale_deployment_replicaset_and_rc(kubectl: Kubectl, ns: str, tmp_path: Path) -> None:
+    f = m.write(tmp_path / "workloads.yaml", m.deployment("web", replicas=1), m.replicaset("cache", replicas=1),
+                m.replication_controller("legacy", replicas=1))
+    kubectl.ok("create", "-n", ns, "-f", f)
+
+    assert kubectl.ok("scale", "-n", ns, "deployment/web", "--replicas=3").strip() == "deployment.apps/web scaled"
+    assert kubectl.ok("scale", "-n", ns, "replicaset", "cache", "--replicas=4").strip() == \
+        "replicaset.apps/cache scaled"
+    assert kubectl.ok("scale", "-n", ns, "rc", "legacy", "--replicas=5").strip() == \
+        "replicationcontroller/legacy scaled"
+
+    assert row(kubectl.ok("get", "-n", ns, "deployment", "web"), "web")["READY"] == "0/3"
+    rs = row(kubectl.ok("get", "-n", ns, "replicaset", "cache"), "cache")
+    assert rs["DESIRED"] == "4" and rs["CURRENT"] == "0" and rs["READY"] == "0", rs
+    rc = row(kubectl.ok("get", "-n", ns, "rc", "legacy"), "legacy")
+    assert rc["DESIRED"] == "5" and rc["CURRENT"] == "0" and rc["READY"] == "0", rc
+
+    r = kubectl("scale", "-n", ns, "deployment/web", "--current-replicas=2", "--replicas=6")
+    assert r.rc == 1, r
+    assert "Expected replicas to be 2, was 3" in r.err, r
+    assert get_json(kubectl, ns, "deployment", "web")["spec"]["replicas"] == 3
+
+    scale = json.loads(kubectl.ok("get", "--raw", f"/apis/apps/v1/namespaces/{ns}/deployments/web/scale"))
+    assert scale["kind"] == "Scale" and scale["apiVersion"] == "autoscaling/v1"
+    assert scale["spec"] == {"replicas": 3}
+    assert scale["status"]["selector"] == "app=web"

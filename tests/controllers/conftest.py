@@ -1,0 +1,103 @@
+"""Fixtures for the controller suites: an API client, a namespace per test, and a garbage
+collector running in the test's event loop against the session's real API server.
+
+``kyb server`` may run its own collector too; both acting at once is fine (every write is
+conditional and idempotent), and it is what a restart or a second replica looks like.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from kybernetes.client.rest import APIError, Client
+from kybernetes.controllers.garbagecollector import GarbageCollector, discover
+from tests.serverproc import ServerProc
+
+
+async def wait_until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 10.0) -> Any:
+    """Poll ``check`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if loop.time() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def get_or_none(client: Client, path: str) -> dict[str, Any] | None:
+    try:
+        obj: dict[str, Any] = await client.get(path)
+        return obj
+    except APIError as e:
+        if e.code == 404:
+            return None
+        raise
+
+
+@pytest.fixture(autouse=True)
+async def no_leftover_tasks() -> AsyncIterator[None]:
+    """Every task a test starts (informers, workers, retry timers' work) must be gone at its end."""
+    before = asyncio.all_tasks()
+    yield
+    left = [t for t in asyncio.all_tasks() - before if t is not asyncio.current_task() and not t.done()]
+    assert not left, f"tasks left behind: {left}"
+
+
+@pytest.fixture
+async def client(server: ServerProc) -> AsyncIterator[Client]:
+    c = Client(server.url)
+    yield c
+    await c.close()
+
+
+@pytest.fixture
+async def namespace(client: Client, unique: str) -> AsyncIterator[str]:
+    await client.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                               "metadata": {"name": unique}})
+    yield unique
+    try:
+        await client.delete(f"/api/v1/namespaces/{unique}")
+    except APIError:
+        pass
+
+
+class GCRunner:
+    """Start and stop a collector at will (a restart is stop + start)."""
+
+    def __init__(self, client: Client):
+        self.client = client
+        self.gc: GarbageCollector | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> GarbageCollector:
+        self.gc = GarbageCollector(self.client, await discover(self.client))
+        self.task = asyncio.create_task(self.gc.run())
+        await asyncio.wait_for(self.gc.synced.wait(), 10)
+        return self.gc
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+        if self.gc is not None:
+            await self.gc.stop()
+        self.task = self.gc = None
+
+
+@pytest.fixture
+async def gc_runner(client: Client) -> AsyncIterator[GCRunner]:
+    runner = GCRunner(client)
+    yield runner
+    await runner.stop()
+
+
+@pytest.fixture
+async def gc(gc_runner: GCRunner) -> GarbageCollector:
+    return await gc_runner.start()

@@ -17,7 +17,7 @@ import orjson
 import yaml
 from aiohttp import web
 
-from kybernetes.api import errors
+from kybernetes.api import errors, protobuf
 
 MAX_BODY = 3 * 1024 * 1024
 
@@ -84,8 +84,16 @@ def _one_line(s: str) -> str:
 def parse_object(request: web.Request, raw: bytes, kind: str = "") -> dict[str, Any]:
     """The request body as a JSON object (JSON or YAML on the wire); ``kind`` names it in errors."""
     ctype = media_type(request)
+    if ctype == PROTOBUF:
+        # kubectl 1.32+ sends typed-client bodies as Kubernetes protobuf.
+        if not raw:
+            raise errors.bad_request("the body of the request was empty")
+        try:
+            return protobuf.decode_object(raw)
+        except ValueError as e:
+            raise errors.bad_request(str(e)) from None
     if ctype not in (JSON, YAML, "application/x-yaml", "text/yaml", "*/*", ""):
-        raise errors.unsupported_media_type([JSON, YAML])
+        raise errors.unsupported_media_type([JSON, YAML, PROTOBUF])
     body = parse_body(raw, ctype, kind=kind)
     if not isinstance(body, dict):
         raise errors.bad_request("the body of the request must be a JSON object")

@@ -23,6 +23,8 @@ JSON = "application/json"
 # Metadata-only views (upstream's metadata client asks for these, falling back to plain JSON).
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
 
 
 class APIError(Exception):
@@ -110,7 +112,7 @@ class Client:
     async def update(self, path: str, obj: dict[str, Any]) -> Any:
         return await self.request("PUT", path, body=obj)
 
-    async def patch(self, path: str, patch: Any, patch_type: str = "application/merge-patch+json") -> Any:
+    async def patch(self, path: str, patch: Any, patch_type: str = MERGE_PATCH) -> Any:
         return await self.request("PATCH", path, body=patch, content_type=patch_type)
 
     async def delete(self, path: str, options: dict[str, Any] | None = None, **params: str) -> Any:

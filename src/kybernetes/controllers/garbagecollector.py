@@ -2,37 +2,35 @@
 
 Behaviour is upstream's (``pkg/controller/garbagecollector``); the shape is ours:
 
-* **Graph.**  One metadata-only :class:`~kybernetes.client.informer.Informer`
-  per served resource that supports list, watch and delete (events excepted, as
-  upstream).  Objects are slimmed to apiVersion, kind and the metadata fields
-  the collector reads.  The ownership graph *is* those caches, through two
-  indexes: ``uid`` and ``owner`` (owner uid -> dependents).  Nothing else is
-  kept, so a restart rebuilds everything from a fresh list.
-* **Level-triggered.**  Handlers only enqueue uids (:class:`UidQueue`:
-  deduplicated, one worker per uid at a time, failures retried with capped
-  exponential backoff).  :meth:`GarbageCollector.sync` reads the caches,
-  decides with the pure functions below, and acts.  Acting twice is harmless.
-* **Dependents** (an object with owners): every owner is *solid* (exists),
-  *dangling* (gone, or its uid is not the referenced one) or *waiting* (being
-  deleted in the foreground).  An owner missing from the caches is looked up
-  with a live GET by name before it counts as dangling; the absence is
-  remembered by uid.  Any solid owner keeps the object, and references to
-  dangling / waiting owners are removed from it.  Otherwise it is deleted:
-  in the foreground when a waiting owner needs it gone and it has dependents
-  of its own (after unblocking its references when one of those dependents is
-  itself deleting in the foreground: cycles would deadlock), else with the
-  policy its own finalizers ask for, Background by default.
+* **Graph.**  One metadata-only :class:`~kybernetes.client.informer.Informer` per
+  served resource that supports list, watch and delete (events excepted, as upstream),
+  objects slimmed to apiVersion, kind and the metadata the collector reads.  The
+  ownership graph *is* those caches, through two indexes: ``uid`` and ``owner``
+  (owner uid -> dependents).  Nothing else is kept: a restart rebuilds it all.
+* **Level-triggered.**  Handlers only enqueue uids (:class:`UidQueue`: deduplicated,
+  one worker per uid at a time, failures retried with capped exponential backoff).
+  :meth:`GarbageCollector.sync` reads the caches, decides with the pure functions
+  below, and acts.  Acting twice is harmless.
+* **Dependents** (objects with owners): every owner is *solid* (exists), *dangling*
+  (gone, or its uid is not the referenced one) or *waiting* (being deleted in the
+  foreground).  An owner missing from the caches is looked up with a live GET by
+  name before it counts as dangling; the absence is remembered by uid.  Any solid
+  owner keeps the object, and references to dangling / waiting owners are removed
+  from it.  Otherwise it is deleted: in the foreground when a waiting owner needs
+  it gone and it has dependents of its own (after unblocking its references when
+  one of those is itself deleting in the foreground: cycles would deadlock), else
+  with the policy its own finalizers ask for, Background by default.
 * **Foreground owners** (``deletionTimestamp`` + ``foregroundDeletion``): their
-  dependents are enqueued (and are deleted by the rule above); once no
-  dependent with ``blockOwnerDeletion: true`` is left the finalizer is removed.
-* **Orphaning owners** (``deletionTimestamp`` + ``orphan``): the reference to
-  the owner is removed from every dependent, then the finalizer.
+  dependents are enqueued (and deleted by the rule above); once no dependent with
+  ``blockOwnerDeletion: true`` is left, the finalizer is removed.
+* **Orphaning owners** (``deletionTimestamp`` + ``orphan``): the reference to the
+  owner is removed from every dependent, then the finalizer.
 
 Writes are conditional on what the decision saw: deletes carry uid and
-resourceVersion preconditions (retried without the resourceVersion only when
-the live ownerReferences are still those the decision rested on), patches are
-JSON patches that ``test`` uid and resourceVersion.  At idle nothing runs but
-the informers' watches: no polling, no periodic relists.
+resourceVersion preconditions (retried without the resourceVersion only while the
+live ownerReferences are those the decision rested on); patches are JSON patches
+that ``test`` uid and resourceVersion.  At idle only the informers' watches run:
+no polling, no periodic relists.
 """
 
 from __future__ import annotations
@@ -48,7 +46,7 @@ from typing import Any
 import aiohttp
 
 from kybernetes.client.informer import Informer, Obj
-from kybernetes.client.rest import METADATA, APIError, APIResource, Client
+from kybernetes.client.rest import JSON_PATCH, METADATA, APIError, APIResource, Client
 
 log = logging.getLogger("kybernetes.controllers.garbagecollector")
 
@@ -57,7 +55,6 @@ ORPHAN = "orphan"
 IGNORED = {("", "events"), ("events.k8s.io", "events")}  # high churn, never owners (upstream ignores them too)
 KEPT_METADATA = ("name", "namespace", "uid", "resourceVersion", "ownerReferences", "finalizers",
                  "deletionTimestamp")
-JSON_PATCH = "application/json-patch+json"
 WORKERS = 8
 SYNC_TIMEOUT = 30.0
 ABSENT_CACHE_SIZE = 1024
@@ -175,7 +172,7 @@ class UidQueue:
     def __init__(self, base_delay: float = 0.05, max_delay: float = 30.0):
         self.base_delay, self.max_delay = base_delay, max_delay
         self._ready: asyncio.Queue[str] = asyncio.Queue()
-        self._dirty: set[str] = set()
+        self._dirty: set[str] = set()  # waiting to be processed
         self._processing: set[str] = set()
         self._failures: dict[str, int] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -199,9 +196,8 @@ class UidQueue:
 
     def retry(self, uid: str) -> float:
         """Add ``uid`` again after a delay that doubles with each consecutive failure."""
-        n = self._failures.get(uid, 0)
-        self._failures[uid] = n + 1
-        delay = min(self.base_delay * 2 ** n, self.max_delay)
+        n = self._failures[uid] = self._failures.get(uid, 0) + 1
+        delay = min(self.base_delay * 2 ** (n - 1), self.max_delay)
         if uid not in self._timers:
             self._timers[uid] = asyncio.get_running_loop().call_later(delay, self._fire, uid)
         return delay
@@ -279,7 +275,10 @@ class GarbageCollector:
 
     def _on_update(self, old: Obj, new: Obj) -> None:
         om, nm = old["metadata"], new["metadata"]
-        if relevant_change(om, nm):
+        if om.get("uid") != nm.get("uid"):  # deleted and made again between a list and a relist
+            self._on_delete(old)
+            self._on_add(new)
+        elif relevant_change(om, nm):
             if needs_sync(nm):
                 self.queue.add(nm["uid"])
             for uid in changed_owners(om, nm):
@@ -376,7 +375,6 @@ class GarbageCollector:
         if res is None or (res.namespaced and not item.get("namespace")):
             # An unknown kind, or a cluster-scoped object naming a namespaced owner: never
             # collect on such a reference's account (upstream does not either).
-            log.debug("garbage collector: ignoring owner reference %s of %s", ref, item.get("name"))
             return OwnerState.SOLID
         live = await self._live(res, item.get("namespace"), str(ref.get("name", "")))
         state = owner_state(live, uid)
@@ -449,14 +447,8 @@ class GarbageCollector:
         pre: dict[str, str] = {"uid": meta["uid"], "resourceVersion": meta["resourceVersion"]}
         opts: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": policy,
                                 "preconditions": pre}
-        try:
-            await self.client.delete(path, opts)
+        if await self._send_delete(path, opts):
             return
-        except APIError as e:
-            if e.code == 404:
-                return
-            if e.code != 409:
-                raise
         # Changed since the cache saw it.  The decision rested on its owner references only:
         # if those are unchanged, delete regardless of the rest (as upstream does).
         live = await self._live(res, meta.get("namespace"), meta["name"])
@@ -465,11 +457,19 @@ class GarbageCollector:
         if (live.get("ownerReferences") or []) != (meta.get("ownerReferences") or []):
             raise Stale(f"{res.plural} {meta['name']}: owner references changed")
         pre.pop("resourceVersion")
+        if not await self._send_delete(path, opts):
+            raise Stale(f"{res.plural} {meta['name']}: changed again")
+
+    async def _send_delete(self, path: str, opts: dict[str, Any]) -> bool:
+        """DELETE; False when a precondition failed (409), True when done or already gone."""
         try:
             await self.client.delete(path, opts)
         except APIError as e:
+            if e.code == 409:
+                return False
             if e.code != 404:
                 raise
+        return True
 
 
 async def discover(client: Client) -> list[APIResource]:

@@ -23,9 +23,11 @@ ignores them too.  Malformed input raises :class:`~.wire.DecodeError` (a
 ``ValueError``) whose message ends with the JSON path of the bad field.
 
 The field loop is the whole cost of decoding, so it reads one-byte keys,
-lengths and varints inline and formats error text only once something failed;
-a 7 KB pod spec decodes in about a quarter of a millisecond.  Pure module: no
-I/O, no shared mutable state.
+lengths and varints inline and formats error text only once something failed:
+a 7 KB pod with every kind of field takes 0.25-0.4 ms, the Deployment
+``kubectl create deployment`` sends about 45 us.
+
+Pure module: no I/O, no shared mutable state.
 """
 
 from __future__ import annotations

@@ -156,6 +156,12 @@ def test_get_across_namespaces_and_kinds(kubectl: Kubectl, shop: str) -> None:
     assert table(blocks[0])[0][0] == "NAME" and row(blocks[0], "deployment.apps/web")["READY"] == "0/2"
     assert row(blocks[1], "service/web")["TYPE"] == "ClusterIP"
 
+    everything = kubectl.ok("get", "-n", shop, "all", "-o", "name").splitlines()
+    for name in ("pod/web-1", "service/web", "deployment.apps/batch", "replicaset.apps/cache",
+                 "replicationcontroller/legacy"):
+        assert name in everything, everything
+    assert not any(n.startswith(("configmap/", "secret/")) for n in everything), everything
+
     r = kubectl("get", "-n", shop, "deployment", "nope")
     assert r.rc == 1, r
     assert r.err.strip() == 'Error from server (NotFound): deployments.apps "nope" not found', r
@@ -219,6 +225,33 @@ def test_get_show_labels_and_sort_by(kubectl: Kubectl, shop: str) -> None:
 
     out = kubectl.ok("get", "-n", shop, "pods", "--sort-by=.metadata.name", "-o", "wide")
     assert [r["NAME"] for r in rows(out)] == ["api-1", "web-1", "web-2"]
+
+    out = kubectl.ok("get", "-n", shop, "deployments", "-L", "env", "-L", "missing")
+    assert table(out)[0] == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "ENV", "MISSING"]
+    assert (row(out, "api")["ENV"], row(out, "api")["MISSING"]) == ("b", "")
+
+    out = kubectl.ok("get", "-n", shop, "deployments", "--no-headers")
+    assert [line.split()[0] for line in out.splitlines()] == ["api", "batch", "web"]
+
+    out = kubectl.ok("get", "-n", shop, "deployments", "-o",
+                     "go-template={{range .items}}{{.metadata.name}}:{{.spec.replicas}} {{end}}")
+    assert out.split() == ["api:1", "batch:3", "web:2"]
+
+
+def test_get_subresource_tables(kubectl: Kubectl, shop: str) -> None:
+    # --subresource (kubectl 1.24+): status prints the kind's own columns, scale upstream's printScale columns
+    out = kubectl.ok("get", "-n", shop, "deployment", "web", "--subresource=status")
+    assert table(out)[0] == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], out
+    assert row(out, "web")["READY"] == "0/2"
+
+    out = kubectl.ok("get", "-n", shop, "deployment", "batch", "--subresource=scale")
+    assert table(out)[0] == ["NAME", "DESIRED", "AVAILABLE", "AGE"], out
+    scaled = row(out, "batch")
+    assert (scaled["DESIRED"], scaled["AVAILABLE"]) == ("3", "0"), scaled
+
+    scale = json.loads(kubectl.ok("get", "-n", shop, "replicaset", "cache", "--subresource=scale", "-o", "json"))
+    assert scale["kind"] == "Scale" and scale["spec"] == {"replicas": 2}
+    assert scale["status"] == {"replicas": 0, "selector": "app=cache"}
 
 
 def test_get_watch_named_object_sees_changes(kubectl: Kubectl, ns: str, tmp_path: Path) -> None:

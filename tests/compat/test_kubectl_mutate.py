@@ -135,3 +135,45 @@ def test_scale_deployment_replicaset_and_rc(kubectl: Kubectl, ns: str, tmp_path:
     assert scale["kind"] == "Scale" and scale["apiVersion"] == "autoscaling/v1"
     assert scale["spec"] == {"replicas": 3}
     assert scale["status"]["selector"] == "app=web"
+
+
+def test_status_subresource_via_kubectl(kubectl: Kubectl, ns: str, tmp_path: Path) -> None:
+    kubectl.ok("create", "-n", ns, "-f", m.write(tmp_path / "web.yaml", m.deployment("web", replicas=2)))
+    status = {"status": {"replicas": 2, "readyReplicas": 2, "availableReplicas": 2, "updatedReplicas": 2}}
+
+    out = kubectl.ok("patch", "-n", ns, "deployment", "web", "--type", "merge", "-p", json.dumps(status))
+    assert out.strip() == "deployment.apps/web patched (no change)", "the main resource ignores status"
+
+    out = kubectl.ok("patch", "-n", ns, "deployment", "web", "--subresource=status", "--type", "merge",
+                     "-p", json.dumps(status))
+    assert out.strip() == "deployment.apps/web patched"
+    got = row(kubectl.ok("get", "-n", ns, "deployment", "web"), "web")
+    assert (got["READY"], got["UP-TO-DATE"], got["AVAILABLE"]) == ("2/2", "2", "2"), got
+
+    spec_via_status = {"spec": {"replicas": 7}}
+    kubectl.ok("patch", "-n", ns, "deployment", "web", "--subresource=status", "--type", "merge",
+               "-p", json.dumps(spec_via_status))
+    live = get_json(kubectl, ns, "deployment", "web")
+    assert live["spec"]["replicas"] == 2, "the status subresource ignores spec"
+    assert live["metadata"]["generation"] == 1
+
+
+def test_set_image_env_and_rollout_restart(kubectl: Kubectl, ns: str, tmp_path: Path) -> None:
+    kubectl.ok("create", "-n", ns, "-f", m.write(tmp_path / "web.yaml", m.deployment("web")))
+
+    assert kubectl.ok("set", "image", "-n", ns, "deployment/web", "app=nginx:1.27").strip() == \
+        "deployment.apps/web image updated"
+    assert kubectl.ok("set", "env", "-n", ns, "deployment/web", "MODE=blue").strip() == \
+        "deployment.apps/web env updated"
+    container = get_json(kubectl, ns, "deployment", "web")["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "nginx:1.27"
+    assert container["env"] == [{"name": "MODE", "value": "blue"}]
+
+    assert kubectl.ok("rollout", "pause", "-n", ns, "deployment/web").strip() == "deployment.apps/web paused"
+    assert get_json(kubectl, ns, "deployment", "web")["spec"]["paused"] is True
+    assert kubectl.ok("rollout", "resume", "-n", ns, "deployment/web").strip() == "deployment.apps/web resumed"
+    assert kubectl.ok("rollout", "restart", "-n", ns, "deployment/web").strip() == "deployment.apps/web restarted"
+    live = get_json(kubectl, ns, "deployment", "web")
+    assert "kubectl.kubernetes.io/restartedAt" in live["spec"]["template"]["metadata"]["annotations"]
+    assert not live["spec"].get("paused")
+    assert live["metadata"]["generation"] == 6  # image, env, pause, resume, restart

@@ -187,19 +187,25 @@ class ResourceHandlers:
                           query_bool(request, "allowWatchBookmarks"), sie == "true", accept, rendered)
         return await Watcher(request, wr, self.store.cache, self.store.backend).run()
 
-    async def create(self, request: web.Request, rt: ResourceType, ns: str | None,
-                     name: str | None) -> web.StreamResponse:
-        accept = negotiate(request)
-        dr = dry_run(request)
+    async def read_decoded(self, request: web.Request, rt: ResourceType, ns: str | None,
+                           warnings: decoding.Warnings) -> dict[str, Any]:
+        """The request body decoded, checked against the URL's namespace, and defaulted."""
         fv = decoding.field_validation(request.query.get("fieldValidation"))
         raw = await read_body(request)
         body = parse_object(request, raw, rt.kind)
-        warnings = decoding.Warnings()
         obj = decoding.decode_object(rt, body, fv, warnings, raw)
         meta = obj["metadata"]
         if rt.namespaced and meta.get("namespace") and meta["namespace"] != ns:
             raise errors.bad_request(
                 "the namespace of the provided object does not match the namespace sent on the request")
+        return obj
+
+    async def create(self, request: web.Request, rt: ResourceType, ns: str | None,
+                     name: str | None) -> web.StreamResponse:
+        accept = negotiate(request)
+        dr = dry_run(request)
+        warnings = decoding.Warnings()
+        obj = await self.read_decoded(request, rt, ns, warnings)
         if name is not None:
             raise errors.method_not_allowed(rt.plural, "POST", rt.group)
         created = await self.store.create(rt, ns, obj, dry_run=dr)
@@ -209,20 +215,15 @@ class ResourceHandlers:
                      name: str) -> web.StreamResponse:
         accept = negotiate(request)
         dr = dry_run(request)
-        fv = decoding.field_validation(request.query.get("fieldValidation"))
-        raw = await read_body(request)
-        body = parse_object(request, raw, rt.kind)
         warnings = decoding.Warnings()
-        obj = decoding.decode_object(rt, body, fv, warnings, raw)
+        obj = await self.read_decoded(request, rt, ns, warnings)
         meta = obj["metadata"]
         if meta.get("name") != name:
             if not meta.get("name"):
-                raise errors.invalid(rt.kind, name, [errors.required("metadata.name", "name or generateName is required")], rt.group)
+                raise errors.invalid(rt.kind, name, [errors.required(
+                    "metadata.name", "name or generateName is required")], rt.group)
             raise errors.bad_request(
                 f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})")
-        if rt.namespaced and meta.get("namespace") and meta["namespace"] != ns:
-            raise errors.bad_request(
-                "the namespace of the provided object does not match the namespace sent on the request")
         updated = await self.store.update(rt, ns, name, obj, dry_run=dr)
         return with_warnings(render(self.view(rt, updated, accept, request), accept), warnings)
 

@@ -32,6 +32,7 @@ def _setup_logging(verbose: bool) -> None:
 
 def _server(args: argparse.Namespace) -> int:
     from kybernetes.apiserver.server import ConfigError, ServerConfig, parse_listen, serve
+    from kybernetes.controllers.garbagecollector import run_garbage_collector
     from kybernetes.controllers.namespace import run_namespace_controller
 
     try:
@@ -44,6 +45,7 @@ def _server(args: argparse.Namespace) -> int:
                        service_cidr=args.service_cidr)
     if not args.no_controllers:
         cfg.companions.append(run_namespace_controller)
+        cfg.companions.append(run_garbage_collector)
     _setup_logging(args.verbose)
     try:
         run_async(serve(cfg))

@@ -92,6 +92,52 @@ def test_apply_service_keeps_allocated_cluster_ip(kubectl: Kubectl, ns: str, tmp
     assert [(p["port"], p["targetPort"]) for p in live["spec"]["ports"]] == [(81, 9090)]
 
 
+def test_apply_node_port_service_changes(kubectl: Kubectl, ns: str, tmp_path: Path) -> None:
+    f = m.write(tmp_path / "svc.yaml", m.service("edge", port=80, target=8080, type_="NodePort"))
+    assert kubectl.ok("apply", "-n", ns, "-f", f).strip() == "service/edge created"
+    node_port = get_json(kubectl, ns, "service", "edge")["spec"]["ports"][0]["nodePort"]
+
+    # a changed port number keeps the node port allocated for the port of the same name (patchAllocatedValues)
+    m.write(tmp_path / "svc.yaml", m.service("edge", port=81, target=8080, type_="NodePort"))
+    assert kubectl.ok("apply", "-n", ns, "-f", f).strip() == "service/edge configured"
+    ports = get_json(kubectl, ns, "service", "edge")["spec"]["ports"]
+    assert [(p["name"], p["port"], p["nodePort"]) for p in ports] == [("http", 81, node_port)]
+
+    # switching to ClusterIP drops the type-dependent fields the user did not set (dropTypeDependentFields)
+    m.write(tmp_path / "svc.yaml", m.service("edge", port=81, target=8080, type_="ClusterIP"))
+    r = kubectl("apply", "-n", ns, "-f", f)
+    assert r.rc == 0, r
+    assert r.out.strip() == "service/edge configured"
+    spec = get_json(kubectl, ns, "service", "edge")["spec"]
+    assert spec["type"] == "ClusterIP"
+    assert "nodePort" not in spec["ports"][0], spec
+    assert "externalTrafficPolicy" not in spec, spec
+
+
+def test_apply_removes_list_items_and_switches_strategy(kubectl: Kubectl, ns: str, tmp_path: Path) -> None:
+    first = m.deployment("web", env=[{"name": "A", "value": "1"}, {"name": "B", "value": "2"}])
+    container = first["spec"]["template"]["spec"]["containers"][0]
+    container["ports"] = [{"containerPort": 80}, {"containerPort": 443}]
+    container["volumeMounts"] = [{"name": "scratch", "mountPath": "/a"}, {"name": "scratch", "mountPath": "/b"}]
+    first["spec"]["template"]["spec"]["volumes"] = [{"name": "scratch", "emptyDir": {}}]
+    f = m.write(tmp_path / "web.yaml", first)
+    kubectl.ok("apply", "-n", ns, "-f", f)
+
+    container["env"] = [{"name": "B", "value": "2"}]
+    container["ports"] = [{"containerPort": 443}]
+    container["volumeMounts"] = [{"name": "scratch", "mountPath": "/b"}]
+    first["spec"]["strategy"] = {"type": "Recreate"}  # rollingUpdate must go: $retainKeys
+    m.write(tmp_path / "web.yaml", first)
+    assert kubectl.ok("apply", "-n", ns, "-f", f).strip() == "deployment.apps/web configured"
+
+    spec = get_json(kubectl, ns, "deployment", "web")["spec"]
+    live = spec["template"]["spec"]["containers"][0]
+    assert live["env"] == [{"name": "B", "value": "2"}]
+    assert live["ports"] == [{"containerPort": 443, "protocol": "TCP"}]
+    assert live["volumeMounts"] == [{"name": "scratch", "mountPath": "/b"}]
+    assert spec["strategy"] == {"type": "Recreate"}
+
+
 def _editor(tmp_path: Path, name: str, sed: str) -> dict[str, str]:
     script = tmp_path / name
     script.write_text(f"#!/bin/sh\nsed -i '{sed}' \"$1\"\n")
@@ -218,6 +264,41 @@ def test_invalid_objects_get_422_with_causes(kubectl: Kubectl, ns: str, http: Ht
             '`selector` does not match template `labels`') in lines, r
     assert not http.exists(f"/apis/apps/v1/namespaces/{ns}/deployments/bad")
 
+    nameless = m.deployment("twins")
+    nameless["spec"]["template"]["spec"]["containers"] = [{"name": "app"}, {"name": "app", "image": "nginx"}]
+    port = m.service("wide-port", port=70000, target=8080)
+    f = m.write(tmp_path / "several.yaml", nameless, port)
+    r = kubectl("create", "-n", ns, "-f", f)
+    assert r.rc == 1, r
+    # with several failures kubectl prints each Status message (not the causes): the server's own text
+    assert r.err.splitlines() == [
+        f'Error from server (Invalid): error when creating "{f}": Deployment.apps "twins" is invalid: '
+        '[spec.template.spec.containers[0].image: Required value, spec.template.spec.containers[1].name: '
+        'Duplicate value: "app"]',
+        f'Error from server (Invalid): error when creating "{f}": Service "wide-port" is invalid: '
+        "spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive"], r
+
+    wrong_type = m.deployment("typo")
+    wrong_type["spec"]["replicas"] = "three"
+    f = m.write(tmp_path / "typo.yaml", wrong_type)
+    r = kubectl("create", "-n", ns, "-f", f)
+    assert r.rc == 1, r
+    assert r.err.strip() == (
+        f'Error from server (BadRequest): error when creating "{f}": Deployment in version "v1" cannot be handled '
+        "as a Deployment: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of "
+        "type int32"), r
+
+    kubectl.ok("apply", "-n", ns, "-f", m.write(tmp_path / "web.yaml", m.deployment("web")))
+    moved = m.deployment("web")
+    moved["spec"]["selector"]["matchLabels"] = {"app": "other"}
+    moved["spec"]["template"]["metadata"]["labels"] = {"app": "other"}
+    r = kubectl("apply", "-n", ns, "-f", m.write(tmp_path / "moved.yaml", moved))
+    assert r.rc == 1, r
+    assert r.err.strip() == (
+        'The Deployment "web" is invalid: spec.selector: Invalid value: v1.LabelSelector{MatchLabels:'
+        'map[string]string{"app":"other"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is '
+        "immutable"), r
+
     f = m.write(tmp_path / "name.yaml", m.configmap("Bad_Name"))
     r = kubectl("create", "-n", ns, "-f", f)
     assert r.rc == 1, r
@@ -247,6 +328,13 @@ def test_replace_with_stale_resource_version_conflicts(kubectl: Kubectl, ns: str
         "and try again"), r
     assert get_json(kubectl, ns, "configmap", "settings")["data"] == {"key": "v2"}
 
+    stale_rv = stale["metadata"]["resourceVersion"]
+    r = kubectl("label", "-n", ns, "configmap", "settings", "seen=yes", f"--resource-version={stale_rv}")
+    assert r.rc == 1, r
+    assert r.err.strip() == (
+        'Error from server (Conflict): Operation cannot be fulfilled on configmaps "settings": the object has been '
+        "modified; please apply your changes to the latest version and try again"), r
+
     fresh = m.write(tmp_path / "fresh.yaml", m.configmap("settings", {"key": "v4"}))
     assert kubectl.ok("replace", "-n", ns, "-f", fresh).strip() == "configmap/settings replaced"
     assert get_json(kubectl, ns, "configmap", "settings")["data"] == {"key": "v4"}
@@ -261,3 +349,43 @@ def test_apply_from_stdin_and_directory(kubectl: Kubectl, ns: str, tmp_path: Pat
     (d / "b.json").write_text(json.dumps(m.configmap("from-dir-b")))
     out = kubectl.ok("apply", "-n", ns, "-f", str(d))
     assert sorted(out.splitlines()) == ["configmap/from-dir-a created", "configmap/from-dir-b created"]
+
+
+def test_create_with_generate_name_and_replace_force(kubectl: Kubectl, ns: str, http: Http, tmp_path: Path) -> None:
+    generated = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "gen-"}, "data": {"a": "b"}}
+    f = m.write(tmp_path / "gen.yaml", generated)
+    first = kubectl.ok("create", "-n", ns, "-f", f).strip()
+    second = kubectl.ok("create", "-n", ns, "-f", f).strip()
+    for out in (first, second):
+        assert re.fullmatch(r"configmap/gen-[a-z0-9]{5} created", out), out
+    assert first != second
+
+    f = m.write(tmp_path / "cm.yaml", m.configmap("forced", {"v": "1"}))
+    kubectl.ok("create", "-n", ns, "-f", f)
+    uid = http.get(f"/api/v1/namespaces/{ns}/configmaps/forced")["metadata"]["uid"]
+    m.write(tmp_path / "cm.yaml", m.configmap("forced", {"v": "2"}))
+    lines = kubectl.ok("replace", "--force", "-n", ns, "-f", f).splitlines()
+    assert re.fullmatch(r'configmap "forced" deleted( from \S+ namespace)?', lines[0]), lines
+    assert lines[1:] == ["configmap/forced replaced"], lines
+    live = http.get(f"/api/v1/namespaces/{ns}/configmaps/forced")
+    assert live["data"] == {"v": "2"} and live["metadata"]["uid"] != uid
+
+
+def test_diff_against_the_live_object(kubectl: Kubectl, ns: str, http: Http, tmp_path: Path) -> None:
+    f = m.write(tmp_path / "web.yaml", m.deployment("web", replicas=1))
+    kubectl.ok("apply", "-n", ns, "-f", f)
+    same = kubectl("diff", "-n", ns, "-f", f)
+    assert (same.rc, same.out) == (0, ""), same
+
+    m.write(tmp_path / "web.yaml", m.deployment("web", replicas=4))
+    changed = kubectl("diff", "-n", ns, "-f", f)
+    assert changed.rc == 1, changed
+    lines = changed.out.splitlines()
+    assert "-  replicas: 1" in lines and "+  replicas: 4" in lines, changed.out
+    assert "-  generation: 1" in lines and "+  generation: 2" in lines, changed.out
+    assert http.get(f"/apis/apps/v1/namespaces/{ns}/deployments/web")["spec"]["replicas"] == 1
+
+    m.write(tmp_path / "new.yaml", m.configmap("brand-new"))
+    added = kubectl("diff", "-n", ns, "-f", str(tmp_path / "new.yaml"))
+    assert added.rc == 1 and "+  name: brand-new" in added.out.splitlines(), added
+    assert not http.exists(f"/api/v1/namespaces/{ns}/configmaps/brand-new")

@@ -71,6 +71,14 @@ def test_describe_pod_with_an_event(kubectl: Kubectl, ns: str, http: Http, tmp_p
 
     listed = kubectl.ok("get", "-n", ns, "events")
     assert re.search(r"Warning\s+Testing\s+pod/solo\s+hello from the compat suite", listed), listed
+    listed = kubectl.ok("get", "-n", ns, "events.events.k8s.io", "--field-selector", "reason=Testing")
+    assert re.search(r"Warning\s+Testing\s+pod/solo\s+hello from the compat suite", listed), listed
+    new_api = kubectl.ok("get", "-n", ns, "events.v1.events.k8s.io", "solo.test", "-o", "json")
+    assert '"note": "hello from the compat suite"' in new_api and '"regarding"' in new_api, new_api
+
+    for_pod = kubectl.ok("events", "-n", ns, "--for", "pod/solo")
+    assert re.search(r"^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE$", for_pod, re.M), for_pod
+    assert re.search(r"Warning\s+Testing\s+Pod/solo\s+hello from the compat suite", for_pod), for_pod
 
 
 def test_describe_service(kubectl: Kubectl, ns: str, tmp_path: Path) -> None:

@@ -1,14 +1,15 @@
 """Fixtures for the controller suites: an API client, a namespace per test, and a garbage
-collector running in the test's event loop against the session's real API server.
+collector running in the test's event loop against a real API server.
 
-``kyb server`` may run its own collector too; both acting at once is fine (every write is
-conditional and idempotent), and it is what a restart or a second replica looks like.
+The server here runs with ``--no-controllers`` so the collector under test is the only one and
+"nothing happens until it starts" can be asserted.  (Two collectors acting at once is fine too:
+every write is conditional and idempotent; the compat suites exercise the server's own.)
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -16,6 +17,14 @@ import pytest
 from kybernetes.client.rest import APIError, Client
 from kybernetes.controllers.garbagecollector import GarbageCollector, discover
 from tests.serverproc import ServerProc
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
+    base = tmp_path_factory.mktemp("kyb-bare")
+    proc = ServerProc(base / "data", base / "kubeconfig", extra_args=["--no-controllers"]).start()
+    yield proc
+    assert proc.stop() == 0, proc.log()
 
 
 async def wait_until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 10.0) -> Any:

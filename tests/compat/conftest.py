@@ -13,10 +13,6 @@ Helpers:
   is stored independently of kubectl.
 * ``KubectlStream`` -- a long-running kubectl (``get -w``, ``delete --wait``)
   whose output lines are read with a timeout; always killed by PID.
-* ``expect_protobuf_gap`` -- kubectl 1.32+ sends protobuf bodies for the
-  imperative ``create``/``run`` commands; until the server decodes them, a 415
-  "unknown format" answer makes those parametrizations xfail (only that symptom,
-  only on 1.32/1.33).
 """
 
 from __future__ import annotations
@@ -28,6 +24,7 @@ import queue
 import re
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -42,7 +39,6 @@ from tests.conftest import CmdResult, Kubectl
 from tests.kubectl_bins import VERSIONS
 from tests.serverproc import ServerProc
 
-PROTOBUF_VERSIONS = ("1.32", "1.33")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -61,25 +57,6 @@ def kubectl(request: pytest.FixtureRequest, kubectls: dict[str, str], kubectl_fa
     return kubectl_factory(version)
 
 
-class ProtobufBodyUnsupported(AssertionError):
-    """The server answered a protobuf request body with 415 (kubectl 1.32+ imperative commands)."""
-
-
-@pytest.fixture
-def expect_protobuf_gap(request: pytest.FixtureRequest, kubectl: Kubectl) -> Callable[[CmdResult], None]:
-    """Mark this 1.32/1.33 parametrization xfail for the protobuf-body gap only; returns a checker to call on results."""
-    if kubectl.version in PROTOBUF_VERSIONS:
-        request.applymarker(pytest.mark.xfail(
-            raises=ProtobufBodyUnsupported, strict=False,
-            reason=f"kubectl {kubectl.version} sends protobuf bodies for create/run; server support is being added"))
-
-    def check(result: CmdResult) -> None:
-        if result.rc != 0 and "unknown format" in result.err:
-            raise ProtobufBodyUnsupported(str(result))
-
-    return check
-
-
 def kubectl_argv(kubectl: Kubectl, *args: str) -> tuple[list[str], dict[str, str]]:
     argv = [kubectl.path, "--kubeconfig", str(kubectl.kubeconfig), "--cache-dir", str(kubectl.home / "cache"),
             *args]
@@ -94,7 +71,10 @@ class KubectlStream:
     def __init__(self, kubectl: Kubectl, *args: str):
         argv, env = kubectl_argv(kubectl, *args)
         self.args = args
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        # stderr goes to a file, not a pipe: a chatty stderr can never block kubectl
+        fd, self._stderr_path = tempfile.mkstemp(prefix="kubectl-stderr-")
+        with os.fdopen(fd, "ab") as err:
+            self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True, env=env)
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -138,13 +118,12 @@ class KubectlStream:
                 break
             if line is not None:
                 self.seen.append(line)
-        err = self.proc.stderr.read() if self.proc.stderr else ""
-        return CmdResult(self.proc.returncode, "\n".join(self.seen), err)
+        return CmdResult(self.proc.returncode, "\n".join(self.seen), self.stderr_nowait())
 
     def stderr_nowait(self) -> str:
-        if self.proc.poll() is None or self.proc.stderr is None:
-            return "<still running>"
-        return self.proc.stderr.read()
+        """What kubectl wrote to stderr so far."""
+        with open(self._stderr_path, errors="replace") as err:
+            return err.read()
 
     def kill(self) -> None:
         """Stop the process by its PID (idempotent)."""
@@ -152,9 +131,10 @@ class KubectlStream:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._stderr_path)
 
 
 @contextlib.contextmanager

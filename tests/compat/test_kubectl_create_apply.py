@@ -6,11 +6,14 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.compat import manifests as m
 from tests.compat.conftest import Http, row
 from tests.conftest import Kubectl
+
+pytestmark = pytest.mark.kubectl
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
@@ -92,19 +95,23 @@ def test_apply_service_keeps_allocated_cluster_ip(kubectl: Kubectl, ns: str, tmp
     assert [(p["port"], p["targetPort"]) for p in live["spec"]["ports"]] == [(81, 9090)]
 
 
-def test_apply_node_port_service_changes(kubectl: Kubectl, ns: str, tmp_path: Path) -> None:
+def test_apply_port_change_keeps_node_port_of_same_name(kubectl: Kubectl, ns: str, tmp_path: Path) -> None:
     f = m.write(tmp_path / "svc.yaml", m.service("edge", port=80, target=8080, type_="NodePort"))
     assert kubectl.ok("apply", "-n", ns, "-f", f).strip() == "service/edge created"
     node_port = get_json(kubectl, ns, "service", "edge")["spec"]["ports"][0]["nodePort"]
 
-    # a changed port number keeps the node port allocated for the port of the same name (patchAllocatedValues)
+    # upstream's patchAllocatedValues re-uses the node port of the old port with the same name
     m.write(tmp_path / "svc.yaml", m.service("edge", port=81, target=8080, type_="NodePort"))
     assert kubectl.ok("apply", "-n", ns, "-f", f).strip() == "service/edge configured"
     ports = get_json(kubectl, ns, "service", "edge")["spec"]["ports"]
     assert [(p["name"], p["port"], p["nodePort"]) for p in ports] == [("http", 81, node_port)]
 
-    # switching to ClusterIP drops the type-dependent fields the user did not set (dropTypeDependentFields)
-    m.write(tmp_path / "svc.yaml", m.service("edge", port=81, target=8080, type_="ClusterIP"))
+
+def test_apply_switch_node_port_service_to_cluster_ip(kubectl: Kubectl, ns: str, tmp_path: Path) -> None:
+    f = m.write(tmp_path / "svc.yaml", m.service("edge", port=80, target=8080, type_="NodePort"))
+    kubectl.ok("apply", "-n", ns, "-f", f)
+    # upstream's dropTypeDependentFields clears node ports and externalTrafficPolicy the user did not change
+    m.write(tmp_path / "svc.yaml", m.service("edge", port=80, target=8080, type_="ClusterIP"))
     r = kubectl("apply", "-n", ns, "-f", f)
     assert r.rc == 0, r
     assert r.out.strip() == "service/edge configured"
@@ -307,6 +314,31 @@ def test_invalid_objects_get_422_with_causes(kubectl: Kubectl, ns: str, http: Ht
         "subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an "
         "alphanumeric character (e.g. 'example.com', regex used for validation is "
         "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"), r
+
+
+def test_errors_for_missing_targets_and_oversized_objects(kubectl: Kubectl, ns: str, tmp_path: Path) -> None:
+    f = m.write(tmp_path / "cm.yaml", m.configmap("absent"))
+    r = kubectl("replace", "-n", ns, "-f", f)
+    assert r.rc == 1, r
+    assert r.err.strip() == f'Error from server (NotFound): error when replacing "{f}": configmaps "absent" not found', r
+
+    r = kubectl("create", "-n", f"{ns}-missing", "-f", f)
+    assert r.rc == 1, r
+    assert r.err.strip() == (f'Error from server (NotFound): error when creating "{f}": namespaces "{ns}-missing" '
+                             "not found"), r
+
+    big = str(tmp_path / "big.json")  # JSON: dumping megabytes as YAML in Python is slow
+    Path(big).write_text(json.dumps(m.configmap("big", {"blob": "x" * 1_100_000})))
+    r = kubectl("create", "-n", ns, "-f", big)
+    assert r.rc == 1, r
+    assert r.err.startswith('The ConfigMap "big" is invalid: []: Too long: ') and "1048576" in r.err, r
+
+    huge = str(tmp_path / "huge.json")
+    Path(huge).write_text(json.dumps(m.configmap("huge", {"blob": "x" * 3_200_000})))
+    r = kubectl("create", "-n", ns, "-f", huge)
+    assert r.rc == 1, r
+    assert r.err.strip() == (f'Error from server (RequestEntityTooLarge): error when creating "{huge}": Request '
+                             "entity too large: limit is 3145728"), r
 
 
 def test_replace_with_stale_resource_version_conflicts(kubectl: Kubectl, ns: str, tmp_path: Path) -> None:

@@ -1,8 +1,7 @@
 """``kubectl delete``: by name, label and ``--all``; cascade policies; ``--wait``; missing objects; namespaces.
 
-There is no garbage collector yet, so ``--cascade=foreground|orphan`` leave the object with the
-``foregroundDeletion``/``orphan`` finalizer (as upstream does until its GC acts); the tests then remove the
-finalizer themselves and see the object go.
+The cascade tests build a Deployment -> ReplicaSet -> Pod ownership chain by hand (no deployment
+controller runs) and watch the garbage collector inside the server act on it.
 """
 
 from __future__ import annotations
@@ -10,9 +9,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.compat import manifests as m
 from tests.compat.conftest import Http, kubectl_stream, row, wait_until
 from tests.conftest import Kubectl
+
+pytestmark = pytest.mark.kubectl
 
 
 def deleted(kind: str, name: str) -> re.Pattern[str]:
@@ -53,43 +56,86 @@ def test_delete_by_name_label_and_all(kubectl: Kubectl, ns: str, http: Http, tmp
     assert [c["metadata"]["name"] for c in left if c["metadata"]["name"] != "kube-root-ca.crt"] == []
 
 
-def test_delete_cascade_background(kubectl: Kubectl, ns: str, http: Http, tmp_path: Path) -> None:
-    kubectl.ok("create", "-n", ns, "-f", m.write(tmp_path / "d.yaml", m.deployment("bg")))
-    r = kubectl("delete", "-n", ns, "deployment", "bg", "--cascade=background", "-v=8")
+def _owned_chain(kubectl: Kubectl, ns: str, http: Http, tmp_path: Path) -> dict[str, str]:
+    """A Deployment owning a ReplicaSet owning a Pod (written by hand: no deployment controller runs).
+
+    Returns the API paths of the three objects.
+    """
+    kubectl.ok("create", "-n", ns, "-f", m.write(tmp_path / "deploy.yaml", m.deployment("web")))
+    paths = {"deployment": f"/apis/apps/v1/namespaces/{ns}/deployments/web",
+             "replicaset": f"/apis/apps/v1/namespaces/{ns}/replicasets/web-1",
+             "pod": f"/api/v1/namespaces/{ns}/pods/web-1-a"}
+
+    def owned_by(kind: str, name: str, uid: str) -> list[dict[str, object]]:
+        return [{"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": uid, "controller": True,
+                 "blockOwnerDeletion": True}]
+
+    rs = m.replicaset("web-1")
+    rs["metadata"]["ownerReferences"] = owned_by("Deployment", "web", http.get(paths["deployment"])["metadata"]["uid"])
+    kubectl.ok("create", "-n", ns, "-f", m.write(tmp_path / "rs.yaml", rs))
+    pod = m.pod("web-1-a")
+    pod["metadata"]["ownerReferences"] = owned_by("ReplicaSet", "web-1", http.get(paths["replicaset"])["metadata"]["uid"])
+    kubectl.ok("create", "-n", ns, "-f", m.write(tmp_path / "pod.yaml", pod))
+    return paths
+
+
+def test_delete_cascade_background_collects_dependents(kubectl: Kubectl, ns: str, http: Http,
+                                                       tmp_path: Path) -> None:
+    paths = _owned_chain(kubectl, ns, http, tmp_path)
+    r = kubectl("delete", "-n", ns, "deployment", "web", "--cascade=background", "-v=8")
     assert r.rc == 0, r
-    assert deleted("deployment.apps", "bg").fullmatch(r.out.strip()), r
+    assert deleted("deployment.apps", "web").fullmatch(r.out.strip()), r
     assert '"propagationPolicy":"Background"' in r.err, "kubectl sends the policy in DeleteOptions"
-    assert not http.exists(f"/apis/apps/v1/namespaces/{ns}/deployments/bg")
+    assert not http.exists(paths["deployment"]), "the owner goes at once"
+    wait_until(lambda: not http.exists(paths["replicaset"]) and not http.exists(paths["pod"]), timeout=10,
+               what="the garbage collector to delete the replica set and its pod")
 
 
-def _delete_with_finalizer_policy(kubectl: Kubectl, ns: str, http: Http, cascade: str, policy: str,
-                                  finalizer: str) -> None:
-    r = kubectl("delete", "-n", ns, "deployment", cascade, f"--cascade={cascade}", "--wait=false", "-v=8")
+def test_delete_cascade_foreground_deletes_dependents_first(kubectl: Kubectl, ns: str, http: Http,
+                                                            tmp_path: Path) -> None:
+    paths = _owned_chain(kubectl, ns, http, tmp_path)
+    r = kubectl("delete", "-n", ns, "deployment", "web", "--cascade=foreground", "--timeout=30s", "-v=8")
     assert r.rc == 0, r
-    assert deleted("deployment.apps", cascade).fullmatch(r.out.strip()), r
-    assert f'"propagationPolicy":"{policy}"' in r.err
-    path = f"/apis/apps/v1/namespaces/{ns}/deployments/{cascade}"
-    code, live = http.request("GET", path)
-    if code == 200:  # no garbage collector has removed the finalizer yet
-        assert live["metadata"].get("deletionTimestamp"), live["metadata"]
-        assert finalizer in live["metadata"].get("finalizers", []), live["metadata"]
-        out = kubectl.ok("get", "-n", ns, "deployment", cascade, "-o", "jsonpath={.metadata.finalizers}")
-        assert finalizer in out
-        kubectl.ok("patch", "-n", ns, "deployment", cascade, "--type", "json",
-                   "-p", '[{"op":"remove","path":"/metadata/finalizers"}]')
-    else:
-        assert code == 404, live
-    wait_until(lambda: not http.exists(path), timeout=5, what=f"deployment {cascade} to go")
+    assert any(deleted("deployment.apps", "web").fullmatch(line) for line in r.out.splitlines()), r
+    assert '"propagationPolicy":"Foreground"' in r.err
+    # kubectl waited for the owner to go; in the foreground it goes only after its blocking dependents
+    for what in ("deployment", "replicaset", "pod"):
+        assert not http.exists(paths[what]), f"{what} still exists after a foreground delete returned"
 
 
-def test_delete_cascade_foreground(kubectl: Kubectl, ns: str, http: Http, tmp_path: Path) -> None:
-    kubectl.ok("create", "-n", ns, "-f", m.write(tmp_path / "d.yaml", m.deployment("foreground")))
-    _delete_with_finalizer_policy(kubectl, ns, http, "foreground", "Foreground", "foregroundDeletion")
+def test_delete_cascade_foreground_keeps_owner_until_dependents_go(kubectl: Kubectl, ns: str, http: Http,
+                                                                   tmp_path: Path) -> None:
+    paths = _owned_chain(kubectl, ns, http, tmp_path)
+    http.patch(paths["replicaset"], {"metadata": {"finalizers": ["example.com/hold"]}})
+    try:
+        out = kubectl.ok("delete", "-n", ns, "deployment", "web", "--cascade=foreground", "--wait=false")
+        assert deleted("deployment.apps", "web").fullmatch(out.strip()), out
+        rs = wait_until(lambda: http.get(paths["replicaset"])["metadata"].get("deletionTimestamp")
+                        and http.get(paths["replicaset"]), what="the replica set to be deleted")
+        assert "example.com/hold" in rs["metadata"]["finalizers"], rs["metadata"]
+        owner = http.get(paths["deployment"])["metadata"]
+        assert owner["deletionTimestamp"] and "foregroundDeletion" in owner["finalizers"], owner
+        assert kubectl.ok("get", "-n", ns, "deployment", "web", "-o",
+                          "jsonpath={.metadata.finalizers}") == '["foregroundDeletion"]'
+    finally:
+        http.request("PATCH", paths["replicaset"], [{"op": "remove", "path": "/metadata/finalizers"}],
+                     "application/json-patch+json")
+    wait_until(lambda: not http.exists(paths["deployment"]), timeout=10,
+               what="the owner to go once its dependents are gone")
 
 
-def test_delete_cascade_orphan(kubectl: Kubectl, ns: str, http: Http, tmp_path: Path) -> None:
-    kubectl.ok("create", "-n", ns, "-f", m.write(tmp_path / "d.yaml", m.deployment("orphan")))
-    _delete_with_finalizer_policy(kubectl, ns, http, "orphan", "Orphan", "orphan")
+def test_delete_cascade_orphan_keeps_dependents(kubectl: Kubectl, ns: str, http: Http, tmp_path: Path) -> None:
+    paths = _owned_chain(kubectl, ns, http, tmp_path)
+    r = kubectl("delete", "-n", ns, "deployment", "web", "--cascade=orphan", "--timeout=30s", "-v=8")
+    assert r.rc == 0, r
+    assert any(deleted("deployment.apps", "web").fullmatch(line) for line in r.out.splitlines()), r
+    assert '"propagationPolicy":"Orphan"' in r.err
+    assert not http.exists(paths["deployment"])
+    rs = http.get(paths["replicaset"])
+    assert not rs["metadata"].get("ownerReferences"), "the orphaned replica set no longer names its owner"
+    assert not rs["metadata"].get("deletionTimestamp")
+    assert http.get(paths["pod"])["metadata"]["ownerReferences"][0]["name"] == "web-1"
+    assert row(kubectl.ok("get", "-n", ns, "replicaset", "web-1"), "web-1")["DESIRED"] == "1"
 
 
 def test_delete_wait_blocks_until_finalizers_are_gone(kubectl: Kubectl, ns: str, http: Http,
@@ -158,3 +204,23 @@ def test_delete_namespace_removes_its_content(kubectl: Kubectl, fresh_name: str,
         if http.exists(f"/api/v1/namespaces/{ns}/configmaps/held"):
             http.patch(f"/api/v1/namespaces/{ns}/configmaps/held", {"metadata": {"finalizers": None}})
         http.request("DELETE", f"/api/v1/namespaces/{ns}")
+
+
+def test_delete_scheduled_pod_is_graceful_until_forced(kubectl: Kubectl, ns: str, http: Http,
+                                                       tmp_path: Path) -> None:
+    pod = m.pod("bound")
+    pod["spec"]["nodeName"] = "nowhere"  # bound to a node: deletion waits for its kubelet (none here)
+    kubectl.ok("create", "-n", ns, "-f", m.write(tmp_path / "pod.yaml", pod))
+
+    out = kubectl.ok("delete", "-n", ns, "pod", "bound", "--wait=false")
+    assert deleted("pod", "bound").fullmatch(out.strip()), out
+    got = row(kubectl.ok("get", "-n", ns, "pod", "bound"), "bound")
+    assert got["STATUS"] == "Terminating", got
+    meta = http.get(f"/api/v1/namespaces/{ns}/pods/bound")["metadata"]
+    assert meta["deletionGracePeriodSeconds"] == 30 and meta["deletionTimestamp"], meta
+
+    r = kubectl("delete", "-n", ns, "pod", "bound", "--force", "--grace-period=0")
+    assert r.rc == 0, r
+    assert re.fullmatch(r'pod "bound" force deleted( from \S+ namespace)?', r.out.strip()), r
+    assert "Warning: Immediate deletion does not wait for confirmation" in r.err, r
+    assert not http.exists(f"/api/v1/namespaces/{ns}/pods/bound")

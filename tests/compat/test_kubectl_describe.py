@@ -9,9 +9,13 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from tests.compat import manifests as m
 from tests.compat.conftest import Http
 from tests.conftest import Kubectl
+
+pytestmark = pytest.mark.kubectl
 
 
 def field(out: str, name: str) -> str:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from tests.compat.conftest import row, rows, strip_ansi, table
 from tests.conftest import Kubectl
 from tests.serverproc import ServerProc
+
+pytestmark = pytest.mark.kubectl
 
 
 def _version_line(out: str, prefix: str) -> str:

@@ -19,6 +19,8 @@ from tests.compat import manifests as m
 from tests.compat.conftest import Http, kubectl_stream, row, rows, table
 from tests.conftest import Kubectl
 
+pytestmark = pytest.mark.kubectl
+
 AGE = re.compile(r"\d+[smhd]|<unknown>|<invalid>")
 
 
@@ -43,6 +45,14 @@ def shop(kubectl: Kubectl, http: Http, tmp_path_factory: pytest.TempPathFactory)
          "stringData": {"user": "admin", "password": "s3cret"}},
         m.replicaset("cache", replicas=2),
         m.replication_controller("legacy", replicas=1),
+        {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "web"},
+         "subsets": [{"addresses": [{"ip": "10.1.0.1"}, {"ip": "10.1.0.2"}], "ports": [{"name": "http", "port": 80}]}]},
+        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+         "metadata": {"name": "web-abc", "labels": {"kubernetes.io/service-name": "web"}},
+         "addressType": "IPv4", "ports": [{"name": "http", "port": 80, "protocol": "TCP"}],
+         "endpoints": [{"addresses": ["10.1.0.1"], "conditions": {"ready": True}}, {"addresses": ["10.1.0.2"]}]},
+        {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "leader"},
+         "spec": {"holderIdentity": "web-1", "leaseDurationSeconds": 15}},
     ]
     f = m.write(tmp_path_factory.mktemp("shop") / "shop.yaml", *docs)
     kubectl.ok("create", "-n", ns, "-f", f)
@@ -81,6 +91,19 @@ def test_get_default_columns(kubectl: Kubectl, shop: str) -> None:
         out = kubectl.ok("get", "-n", shop, kind)
         assert table(out)[0] == ["NAME", "DESIRED", "CURRENT", "READY", "AGE"], out
         assert row(out, name)["DESIRED"] == desired
+
+    out = kubectl.ok("get", "-n", shop, "endpoints")
+    assert table(out)[0] == ["NAME", "ENDPOINTS", "AGE"]
+    assert row(out, "web")["ENDPOINTS"] == "10.1.0.1:80,10.1.0.2:80"
+
+    out = kubectl.ok("get", "-n", shop, "endpointslices")
+    assert table(out)[0] == ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
+    got = row(out, "web-abc")
+    assert (got["ADDRESSTYPE"], got["PORTS"], got["ENDPOINTS"]) == ("IPv4", "80", "10.1.0.1,10.1.0.2"), got
+
+    out = kubectl.ok("get", "-n", shop, "leases")
+    assert table(out)[0] == ["NAME", "HOLDER", "AGE"]
+    assert row(out, "leader")["HOLDER"] == "web-1"
 
     out = kubectl.ok("get", "namespaces")
     assert table(out)[0] == ["NAME", "STATUS", "AGE"]

@@ -1,7 +1,7 @@
 """Imperative generators: ``create namespace/configmap/secret/deployment/service`` and ``run``.
 
-kubectl 1.32+ sends the ``create <generator>`` bodies as protobuf (``run`` still sends JSON); until the server decodes protobuf, a 415 "unknown format"
-answer turns those two parametrizations into xfail (``expect_protobuf_gap``), and nothing else does.
+kubectl 1.32+ sends the ``create <generator>`` bodies as protobuf (``run`` still sends JSON), so these
+tests also cover the server's protobuf request decoding.
 """
 
 from __future__ import annotations
@@ -9,24 +9,18 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Callable
 
-from tests.compat.conftest import Http, row
-from tests.conftest import CmdResult, Kubectl
+import pytest
 
-Check = Callable[[CmdResult], None]
+from tests.compat.conftest import Http, row, table
+from tests.conftest import Kubectl
 
-
-def run_ok(kubectl: Kubectl, check: Check, *args: str) -> str:
-    r = kubectl(*args)
-    check(r)
-    assert r.rc == 0, f"kubectl {' '.join(args)} failed:\n{r}"
-    return r.out
+pytestmark = pytest.mark.kubectl
 
 
-def test_create_namespace(kubectl: Kubectl, fresh_name: str, http: Http, expect_protobuf_gap: Check) -> None:
+def test_create_namespace(kubectl: Kubectl, fresh_name: str, http: Http) -> None:
     try:
-        out = run_ok(kubectl, expect_protobuf_gap, "create", "namespace", fresh_name)
+        out = kubectl.ok("create", "namespace", fresh_name)
         assert out.strip() == f"namespace/{fresh_name} created"
         assert row(kubectl.ok("get", "namespace", fresh_name), fresh_name)["STATUS"] == "Active"
         labels = http.get(f"/api/v1/namespaces/{fresh_name}")["metadata"]["labels"]
@@ -35,17 +29,16 @@ def test_create_namespace(kubectl: Kubectl, fresh_name: str, http: Http, expect_
         http.request("DELETE", f"/api/v1/namespaces/{fresh_name}")
 
 
-def test_create_configmap_and_secret_from_literals(kubectl: Kubectl, ns: str, http: Http,
-                                                    expect_protobuf_gap: Check) -> None:
-    out = run_ok(kubectl, expect_protobuf_gap, "create", "configmap", "settings", "-n", ns,
-                 "--from-literal=color=blue", "--from-literal=size=10")
+def test_create_configmap_secret_and_serviceaccount(kubectl: Kubectl, ns: str, http: Http) -> None:
+    out = kubectl.ok("create", "configmap", "settings", "-n", ns,
+                     "--from-literal=color=blue", "--from-literal=size=10")
     assert out.strip() == "configmap/settings created"
     assert row(kubectl.ok("get", "-n", ns, "configmap", "settings"), "settings")["DATA"] == "2"
     data = json.loads(kubectl.ok("get", "-n", ns, "configmap", "settings", "-o", "jsonpath={.data}"))
     assert data == {"color": "blue", "size": "10"}
 
-    out = run_ok(kubectl, expect_protobuf_gap, "create", "secret", "generic", "creds", "-n", ns,
-                 "--from-literal=user=admin", "--from-literal=password=s3cret")
+    out = kubectl.ok("create", "secret", "generic", "creds", "-n", ns,
+                     "--from-literal=user=admin", "--from-literal=password=s3cret")
     assert out.strip() == "secret/creds created"
     secret = http.get(f"/api/v1/namespaces/{ns}/secrets/creds")
     assert secret["type"] == "Opaque"
@@ -54,10 +47,15 @@ def test_create_configmap_and_secret_from_literals(kubectl: Kubectl, ns: str, ht
     got = row(kubectl.ok("get", "-n", ns, "secret", "creds"), "creds")
     assert (got["TYPE"], got["DATA"]) == ("Opaque", "2")
 
+    assert kubectl.ok("create", "serviceaccount", "builder", "-n", ns).strip() == "serviceaccount/builder created"
+    out = kubectl.ok("get", "-n", ns, "serviceaccounts")
+    assert table(out)[0] == ["NAME", "SECRETS", "AGE"]
+    assert row(out, "builder")["SECRETS"] == "0"
 
-def test_create_deployment(kubectl: Kubectl, ns: str, http: Http, expect_protobuf_gap: Check) -> None:
-    out = run_ok(kubectl, expect_protobuf_gap, "create", "deployment", "web", "-n", ns, "--image=nginx:1.25",
-                 "--replicas=3", "--port=80")
+
+def test_create_deployment(kubectl: Kubectl, ns: str, http: Http) -> None:
+    out = kubectl.ok("create", "deployment", "web", "-n", ns, "--image=nginx:1.25",
+                     "--replicas=3", "--port=80")
     assert out.strip() == "deployment.apps/web created"
     got = row(kubectl.ok("get", "-n", ns, "deployment", "web", "-o", "wide"), "web")
     assert (got["READY"], got["CONTAINERS"], got["IMAGES"], got["SELECTOR"]) == ("0/3", "nginx", "nginx:1.25",
@@ -69,15 +67,15 @@ def test_create_deployment(kubectl: Kubectl, ns: str, http: Http, expect_protobu
     assert container["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
 
 
-def test_create_services(kubectl: Kubectl, ns: str, http: Http, expect_protobuf_gap: Check) -> None:
-    out = run_ok(kubectl, expect_protobuf_gap, "create", "service", "clusterip", "api", "-n", ns, "--tcp=80:8080")
+def test_create_services(kubectl: Kubectl, ns: str, http: Http) -> None:
+    out = kubectl.ok("create", "service", "clusterip", "api", "-n", ns, "--tcp=80:8080")
     assert out.strip() == "service/api created"
     got = row(kubectl.ok("get", "-n", ns, "service", "api", "-o", "wide"), "api")
     assert (got["TYPE"], got["EXTERNAL-IP"], got["PORT(S)"], got["SELECTOR"]) == \
         ("ClusterIP", "<none>", "80/TCP", "app=api"), got
     assert re.fullmatch(r"\d+\.\d+\.\d+\.\d+", got["CLUSTER-IP"]), got
 
-    out = run_ok(kubectl, expect_protobuf_gap, "create", "service", "nodeport", "edge", "-n", ns, "--tcp=80:8080")
+    out = kubectl.ok("create", "service", "nodeport", "edge", "-n", ns, "--tcp=80:8080")
     assert out.strip() == "service/edge created"
     got = row(kubectl.ok("get", "-n", ns, "service", "edge"), "edge")
     assert got["TYPE"] == "NodePort", got
@@ -87,8 +85,14 @@ def test_create_services(kubectl: Kubectl, ns: str, http: Http, expect_protobuf_
     assert svc["spec"]["ports"][0]["nodePort"] == int(port.group(1))
     assert svc["spec"]["externalTrafficPolicy"] == "Cluster"
 
-    out = run_ok(kubectl, expect_protobuf_gap, "create", "service", "clusterip", "headless", "-n", ns,
-                 "--clusterip=None")
+    kubectl.ok("create", "deployment", "web", "-n", ns, "--image=nginx")
+    out = kubectl.ok("expose", "deployment", "web", "-n", ns, "--port=8080", "--target-port=80")
+    assert out.strip() == "service/web exposed"
+    got = row(kubectl.ok("get", "-n", ns, "service", "web", "-o", "wide"), "web")
+    assert (got["PORT(S)"], got["SELECTOR"]) == ("8080/TCP", "app=web"), got
+
+    out = kubectl.ok("create", "service", "clusterip", "headless", "-n", ns,
+                     "--clusterip=None")
     assert out.strip() == "service/headless created"
     assert row(kubectl.ok("get", "-n", ns, "service", "headless"), "headless")["CLUSTER-IP"] == "None"
 
@@ -107,10 +111,9 @@ def test_run_pod(kubectl: Kubectl, ns: str, http: Http) -> None:
     assert pod["status"]["phase"] == "Pending"
 
 
-def test_create_dry_run_server_stores_nothing(kubectl: Kubectl, ns: str, http: Http,
-                                              expect_protobuf_gap: Check) -> None:
-    out = run_ok(kubectl, expect_protobuf_gap, "create", "deployment", "web", "-n", ns, "--image=nginx",
-                 "--dry-run=server", "-o", "json")
+def test_create_dry_run_server_stores_nothing(kubectl: Kubectl, ns: str, http: Http) -> None:
+    out = kubectl.ok("create", "deployment", "web", "-n", ns, "--image=nginx",
+                     "--dry-run=server", "-o", "json")
     deploy = json.loads(out)
     assert deploy["metadata"]["uid"]
     assert deploy["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] == "Always"
@@ -118,6 +121,6 @@ def test_create_dry_run_server_stores_nothing(kubectl: Kubectl, ns: str, http: H
     assert deploy["spec"]["revisionHistoryLimit"] == 10
     assert not http.exists(f"/apis/apps/v1/namespaces/{ns}/deployments/web")
 
-    out = run_ok(kubectl, expect_protobuf_gap, "run", "solo", "-n", ns, "--image=nginx", "--dry-run=server")
+    out = kubectl.ok("run", "solo", "-n", ns, "--image=nginx", "--dry-run=server")
     assert out.strip() == "pod/solo created (server dry run)"
     assert not http.exists(f"/api/v1/namespaces/{ns}/pods/solo")

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.compat import manifests as m
-from tests.compat.conftest import row
+from tests.compat.conftest import kubectl_stream, row
 from tests.conftest import Kubectl
+
+pytestmark = pytest.mark.kubectl
 
 
 def get_json(kubectl: Kubectl, ns: str, *what: str) -> dict:
@@ -177,3 +181,32 @@ def test_set_image_env_and_rollout_restart(kubectl: Kubectl, ns: str, tmp_path: 
     assert "kubectl.kubernetes.io/restartedAt" in live["spec"]["template"]["metadata"]["annotations"]
     assert not live["spec"].get("paused")
     assert live["metadata"]["generation"] == 6  # image, env, pause, resume, restart
+
+
+def test_rollout_status_and_wait_follow_status_changes(kubectl: Kubectl, ns: str, tmp_path: Path) -> None:
+    # no deployment controller runs: the test plays it, writing status through the subresource
+    kubectl.ok("create", "-n", ns, "-f", m.write(tmp_path / "web.yaml", m.deployment("web", replicas=2)))
+    with kubectl_stream(kubectl, "rollout", "status", "-n", ns, "deployment/web", "--timeout=30s") as rollout, \
+            kubectl_stream(kubectl, "wait", "-n", ns, "deployment/web", "--for=condition=Available",
+                           "--timeout=30s") as waiter:
+        rollout.expect(lambda line: line.startswith("Waiting for deployment"))
+        progress = {"status": {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2,
+                               "availableReplicas": 1, "readyReplicas": 1}}
+        kubectl.ok("patch", "-n", ns, "deployment", "web", "--subresource=status", "--type", "merge",
+                   "-p", json.dumps(progress))
+        rollout.expect(lambda line: line == 'Waiting for deployment "web" rollout to finish: '
+                                            "1 of 2 updated replicas are available...")
+        assert waiter.proc.poll() is None, "kubectl wait returned before the condition held"
+
+        done = {"status": {"availableReplicas": 2, "readyReplicas": 2, "conditions": [
+            {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
+             "message": "Deployment has minimum availability.", "lastUpdateTime": "2026-01-01T00:00:00Z",
+             "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}
+        kubectl.ok("patch", "-n", ns, "deployment", "web", "--subresource=status", "--type", "merge",
+                   "-p", json.dumps(done))
+        finished = rollout.wait(timeout=15)
+        assert finished.rc == 0, finished
+        assert finished.out.splitlines()[-1] == 'deployment "web" successfully rolled out', finished
+        waited = waiter.wait(timeout=15)
+        assert waited.rc == 0, waited
+        assert waited.out.strip() == "deployment.apps/web condition met", waited

@@ -15,6 +15,8 @@ from tests.compat import manifests as m
 from tests.compat.conftest import Http, row, table
 from tests.conftest import Kubectl
 
+pytestmark = pytest.mark.kubectl
+
 
 @pytest.fixture
 def node(kubectl: Kubectl, fresh_name: str, http: Http, tmp_path: Path) -> Iterator[str]:

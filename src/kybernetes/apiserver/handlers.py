@@ -78,7 +78,7 @@ def with_warnings(resp: web.StreamResponse, warnings: decoding.Warnings) -> web.
 class ResourceHandlers:
     def __init__(self, store: Store):
         self.store = store
-        self.sub = Subresources(store)
+        self.sub = Subresources(store, self.view)
 
     def table(self, rt: ResourceType, objs: list[dict[str, Any]], accept: Accept, request: web.Request,
               rv: str, continue_token: str = "", remaining: int | None = None,

@@ -44,6 +44,27 @@ def _wants_node_ports(spec: dict[str, Any]) -> bool:
     return t == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts", True) is not False
 
 
+_EXTERNAL = ("NodePort", "LoadBalancer")
+
+
+def drop_type_dependent_fields(spec: dict[str, Any], old: dict[str, Any]) -> None:
+    """Clear fields the new type has no use for, when the update left them as they were.
+
+    Upstream's dropTypeDependentFields: ``kubectl apply`` switching a NodePort Service
+    to ClusterIP carries the old externalTrafficPolicy along; it must go, not fail validation.
+    """
+    if spec.get("type") == old.get("type"):
+        return
+    def same(field: str) -> bool:
+        return field in spec and spec.get(field) == old.get(field)
+    if spec.get("type") not in _EXTERNAL and same("externalTrafficPolicy"):
+        del spec["externalTrafficPolicy"]
+    if spec.get("type") != "LoadBalancer":
+        for field in ("allocateLoadBalancerNodePorts", "loadBalancerClass", "healthCheckNodePort"):
+            if same(field):
+                del spec[field]
+
+
 class ServiceAllocations:
     def __init__(self, service_cidr: str):
         self.ips = IPAllocator.from_cidr(service_cidr)
@@ -76,12 +97,25 @@ class ServiceAllocations:
         spec["clusterIP"] = ip
         spec["clusterIPs"] = [ip]
 
-    def _alloc_ports(self, svc: dict[str, Any], txn: Txn, keep: dict[tuple[int, str], int]) -> None:
-        for i, p in enumerate(svc["spec"].get("ports") or []):
-            want = p.get("nodePort") or keep.get((p.get("port", 0), p.get("protocol", "TCP")))
-            if want and keep.get((p.get("port", 0), p.get("protocol", "TCP"))) == want:
-                p["nodePort"] = want  # kept from the old object: already ours
-                continue
+    def _alloc_ports(self, svc: dict[str, Any], txn: Txn, old: dict[str, Any]) -> None:
+        """Give every port a node port: the one asked for, the old one, or a new one."""
+        old_ports = [p for p in (old.get("spec") or {}).get("ports") or [] if p.get("nodePort")]
+        ours = {int(p["nodePort"]) for p in old_ports}
+        ports = svc["spec"].get("ports") or []
+        # As upstream's patchAllocatedValues: a port left without a node port gets the one the
+        # old port of the same name had, unless another port of the new spec still uses it.
+        by_name = {p.get("name", ""): int(p["nodePort"]) for p in old_ports}
+        asked = {int(p["nodePort"]) for p in ports if p.get("nodePort")}
+        for p in ports:
+            if not p.get("nodePort"):
+                reuse = by_name.get(p.get("name", ""))
+                if reuse is not None and reuse not in asked:
+                    p["nodePort"] = reuse
+                    asked.add(reuse)
+        for i, p in enumerate(ports):
+            want = p.get("nodePort")
+            if want and int(want) in ours:
+                continue  # already allocated to this service
             try:
                 port = self.ports.allocate(int(want) if want else None)
             except AllocationError as e:
@@ -108,6 +142,7 @@ class ServiceAllocations:
     def on_update(self, new: dict[str, Any], old: dict[str, Any]) -> Txn:
         txn = Txn()
         spec, ospec = new.setdefault("spec", {}), old.get("spec") or {}
+        drop_type_dependent_fields(spec, ospec)
         old_ips = [ip for ip in ospec.get("clusterIPs") or [ospec.get("clusterIP")] if ip and ip != "None"]
         if _wants_ip(spec):
             if old_ips and not spec.get("clusterIP") and not spec.get("clusterIPs"):
@@ -122,15 +157,14 @@ class ServiceAllocations:
                 spec.pop("clusterIP", None)
                 spec.pop("clusterIPs", None)
         defaults.service_ip_family_defaults(new, old)
-        old_ports = {(p.get("port", 0), p.get("protocol", "TCP")): p["nodePort"]
-                     for p in ospec.get("ports") or [] if p.get("nodePort")}
+        old_ports = [int(p["nodePort"]) for p in ospec.get("ports") or [] if p.get("nodePort")]
         if _wants_node_ports(spec):
-            self._alloc_ports(new, txn, old_ports)
+            self._alloc_ports(new, txn, old)
         else:
             for p in spec.get("ports") or []:
                 p.pop("nodePort", None)
         still = {p.get("nodePort") for p in spec.get("ports") or []}
-        for port in old_ports.values():
+        for port in old_ports:
             if port not in still:
                 txn.after.append(lambda port=port: self.ports.release(port))  # type: ignore[misc]
         return txn

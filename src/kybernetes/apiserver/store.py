@@ -185,11 +185,13 @@ class Store:
                     rev = await self.backend.update(key, _encode(rt, stored), kv.mod_revision)
             except RevisionMismatchError as e:
                 txn.rollback()
-                if want_rv or e.current is None:
-                    if e.current is None:
-                        raise errors.not_found(rt.plural, name, rt.group) from None
+                if e.current is None:
+                    raise errors.not_found(rt.plural, name, rt.group) from None
+                if want_rv and not callable(obj):
                     raise errors.conflict(rt.plural, name, rt.group) from None
-                continue  # unconditional: try again on the latest version
+                # Unconditional, or a patch: apply again to the latest version.  A patch that
+                # names a resourceVersion itself fails the check above on the retry.
+                continue
             except BaseException:
                 txn.rollback()
                 raise

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -26,7 +27,11 @@ from kybernetes.apiserver.http import negotiate, parse_object, query_bool, read_
 from kybernetes.apiserver.requestinfo import RequestInfo
 
 if TYPE_CHECKING:
+    from kybernetes.apiserver.http import Accept
     from kybernetes.apiserver.store import Store
+
+# Renders one object in the negotiated form (JSON, Table, metadata): the handlers' ``view``.
+View = Callable[[ResourceType, dict[str, Any], "Accept", web.Request], Any]
 
 
 def scale_of(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
@@ -62,9 +67,14 @@ def _scale_replicas(scale: Any, name: str) -> int:
     return replicas
 
 
+# The Scale kind, for printing (it is served only as a subresource).
+SCALE = ResourceType("autoscaling", "v1", "Scale", "scale", True, "io.k8s.api.autoscaling.v1.Scale")
+
+
 class Subresources:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, view: View):
         self.store = store
+        self.view = view
 
     async def handle(self, request: web.Request, rt: ResourceType, info: RequestInfo) -> web.StreamResponse:
         sub = rt.subresource(info.subresource or "")
@@ -87,9 +97,9 @@ class Subresources:
 
     async def status(self, request: web.Request, rt: ResourceType, ns: str | None, name: str,
                      verb: str) -> web.StreamResponse:
-        accept = negotiate(request, allow_table=False)
+        accept = negotiate(request)
         if verb == "get":
-            return render(await self.store.get(rt, ns, name), accept)
+            return render(self.view(rt, await self.store.get(rt, ns, name), accept, request), accept)
         dr = query_bool(request, "dryRun") or bool(request.query.getall("dryRun", []))
         fv = decoding.field_validation(request.query.get("fieldValidation"))
         warnings = decoding.Warnings()
@@ -110,9 +120,10 @@ class Subresources:
 
     async def scale(self, request: web.Request, rt: ResourceType, ns: str | None, name: str,
                     verb: str) -> web.StreamResponse:
-        accept = negotiate(request, allow_table=False)
+        accept = negotiate(request)
         if verb == "get":
-            return render(scale_of(rt, await self.store.get(rt, ns, name)), accept)
+            return render(self.view(SCALE, scale_of(rt, await self.store.get(rt, ns, name)), accept, request),
+                          accept)
         dr = bool(request.query.getall("dryRun", []))
         if verb == "patch":
             ctype, body = await patching.read_patch(request)
@@ -136,7 +147,7 @@ class Subresources:
             return out
 
         updated = await self.store.update(rt, ns, name, mutate, dry_run=dr)
-        return render(scale_of(rt, updated), accept)
+        return render(self.view(SCALE, scale_of(rt, updated), accept, request), accept)
 
     async def binding(self, request: web.Request, rt: ResourceType, ns: str | None,
                       name: str) -> web.StreamResponse:

@@ -18,7 +18,7 @@ Pure package: no I/O (column descriptions come from the cached schema read).
 from __future__ import annotations
 
 from kybernetes.api.printers.base import Column, Printer
-from kybernetes.api.printers.core import CONFIGMAP, DEFAULT, LEASE, NAMESPACE, SECRET, SERVICEACCOUNT
+from kybernetes.api.printers.core import CONFIGMAP, DEFAULT, LEASE, NAMESPACE, SCALE, SECRET, SERVICEACCOUNT
 from kybernetes.api.printers.events import EVENT, EVENT_V1
 from kybernetes.api.printers.network import ENDPOINTS, ENDPOINTSLICE, SERVICE
 from kybernetes.api.printers.nodes import NODE
@@ -45,6 +45,7 @@ PRINTERS: dict[tuple[str, str], Printer] = {
     ("apps", "ReplicaSet"): REPLICASET,
     ("coordination.k8s.io", "Lease"): LEASE,
     ("discovery.k8s.io", "EndpointSlice"): ENDPOINTSLICE,
+    ("autoscaling", "Scale"): SCALE,
 }
 
 

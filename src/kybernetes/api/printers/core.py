@@ -52,6 +52,11 @@ def lease_cells(lease: Obj, now: float) -> Cells:
     return [name, str(section(lease, "spec").get("holderIdentity") or ""), age]
 
 
+def scale_cells(scale: Obj, now: float) -> Cells:
+    name, age = name_and_age(scale, now)
+    return [name, section(scale, "spec").get("replicas", 0), section(scale, "status").get("replicas", 0), age]
+
+
 def default_cells(obj: Obj, now: float) -> Cells:
     meta = metadata(obj)
     return [str(meta.get("name") or ""), rfc3339_utc(meta.get("creationTimestamp"))]
@@ -82,4 +87,10 @@ LEASE = Printer(
 DEFAULT = Printer(
     (NAME, Column("Created At", "date", (META, "creationTimestamp"))),
     default_cells,
+)
+
+SCALE = Printer(
+    (NAME, Column("Desired", "integer", ("io.k8s.api.autoscaling.v1.ScaleSpec", "replicas")),
+     Column("Available", "integer", ("io.k8s.api.autoscaling.v1.ScaleStatus", "replicas")), AGE),
+    scale_cells,
 )

@@ -20,7 +20,9 @@ decoding drops them afterwards; we have none).  Fields the schema does not know
 
 Errors are :class:`StatusError` as the API server answers: malformed directives
 400, lists of lists 422, anything else the library rejects (unknown ``$patch``,
-missing merge key, mixed element types) 500 with its message and no reason.
+missing merge key, mixed element types) 400 BadRequest with its message.  (Upstream
+lets that last group through as a 500; a malformed patch is the client's mistake, and
+we never answer one with a 500.)
 
 Pure module: no I/O; inputs are never mutated.
 """
@@ -80,8 +82,8 @@ def _bad_format(directive: str) -> StatusError:
 
 
 def _failure(message: str) -> StatusError:
-    # a plain Go error reaching the handler: 500, reason left unset (StatusReasonUnknown)
-    return StatusError(500, "", message)
+    # Upstream answers these with a bare 500; the text is kept, the blame put on the request.
+    return StatusError(400, BAD_REQUEST, message)
 
 
 def _no_merge_key(item: Json, key: str) -> StatusError:

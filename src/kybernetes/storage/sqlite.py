@@ -60,6 +60,7 @@ from .sqlite_schema import (
     open_connection,
     row_to_event,
 )
+from .sqlite_checkpoint import Checkpointer
 from .sqlite_writer import COMPACT, CREATE, DELETE_OP, UPDATE, Op, Result, Shared, Writer
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ class SQLiteBackend:
         self._revision = 0
         self._reader: sqlite3.Connection | None = None
         self._writer: Writer | None = None
+        self._checkpointer: Checkpointer | None = None
         self._lock_file: IO[bytes] | None = None
 
     # -- lifecycle ------------------------------------------------------------
@@ -124,6 +126,8 @@ class SQLiteBackend:
         self.broadcaster.reset(revision)
         self._writer = Writer(conn, revision, self._shared, asyncio.get_running_loop(), self._on_commit)
         self._writer.start()
+        self._checkpointer = Checkpointer(self.path)
+        self._checkpointer.start()
 
     async def close(self) -> None:
         writer, self._writer = self._writer, None
@@ -131,6 +135,9 @@ class SQLiteBackend:
             return
         # Drains the queue: every write submitted before close() completes.
         await asyncio.to_thread(writer.stop)
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)
+            self._checkpointer = None
         await asyncio.sleep(0)  # run the last on_commit callbacks
         writer.conn.close()
         if self._reader is not None:

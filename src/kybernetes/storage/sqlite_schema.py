@@ -81,6 +81,8 @@ WRITER_PRAGMAS = (
     "PRAGMA synchronous = FULL",
     # Truncate a WAL that grew during a burst back to 64 MiB after a checkpoint.
     "PRAGMA journal_size_limit = 67108864",
+    # Checkpoints run on their own thread (sqlite_checkpoint.py), not inside a COMMIT.
+    "PRAGMA wal_autocheckpoint = 0",
 )
 
 # Row layout shared by every query that decodes events (see row_to_event).

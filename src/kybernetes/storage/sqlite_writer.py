@@ -7,10 +7,9 @@ one fsync for the whole batch.  While that fsync runs, new operations pile up an
 form the next batch, so throughput grows with concurrency while a lone writer
 still waits for exactly one fsync.
 
-SQLite's automatic WAL checkpoint (every ~1000 pages) runs inside the COMMIT
-of the batch that crosses the threshold and adds ~10-15 ms to that batch; a
-background checkpointer connection would move it off the write path if tail
-latency ever matters more than simplicity.
+SQLite's automatic WAL checkpoint is off on this connection: it would run
+inside the COMMIT of the batch crossing the threshold (~10-15 ms added to that
+batch).  ``sqlite_checkpoint.Checkpointer`` checkpoints from its own thread.
 
 Invariants:
 

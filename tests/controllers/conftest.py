@@ -16,6 +16,7 @@ import pytest
 
 from kybernetes.client.rest import APIError, Client
 from kybernetes.controllers.garbagecollector import GarbageCollector, discover
+from tests.conftest import Kubectl
 from tests.serverproc import ServerProc
 
 
@@ -25,6 +26,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
     proc = ServerProc(base / "data", base / "kubeconfig", extra_args=["--no-controllers"]).start()
     yield proc
     assert proc.stop() == 0, proc.log()
+
+
+@pytest.fixture(scope="session")
+def kubectl_factory(server: ServerProc, kubectls: dict[str, str],
+                    tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Kubectl]:
+    """kubectl runners bound to this package's server (the root one binds to the shared server)."""
+    def make(version: str) -> Kubectl:
+        return Kubectl(kubectls[version], version, server.kubeconfig, tmp_path_factory.mktemp(f"home-{version}"))
+
+    return make
 
 
 async def wait_until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 10.0) -> Any:

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kybernetes.api import codecs
+from kybernetes.api.errors import go_quote
 from kybernetes.api.registry import ResourceType
 
 # sigs.k8s.io/json stops collecting strict errors after this many.
@@ -82,16 +83,18 @@ def strict_errors(unknown: list[str], duplicates: list[str] | None = None) -> li
 
     Deduplicated and capped like sigs.k8s.io/json.  Duplicates at or under an
     unknown field are left out: upstream skips unknown values without looking
-    inside them.  One ``Warning`` header per message under ``fieldValidation=Warn``.
+    inside them.  One ``Warning`` header per message under ``fieldValidation=Warn``:
+    paths are quoted as Go's ``strconv.Quote`` does, so a control character in a
+    field name is escaped (``"\\x7f"``) and never reaches a header raw.
     """
     out: list[str] = []
     seen: set[str] = set()
     for path in unknown:
-        _add(out, seen, f"unknown field {_go_quote(path)}")
+        _add(out, seen, f"unknown field {go_quote(path)}")
     for path in duplicates or ():
         if any(_within(path, u) for u in unknown):
             continue
-        _add(out, seen, f"duplicate field {_go_quote(path)}")
+        _add(out, seen, f"duplicate field {go_quote(path)}")
     return out
 
 
@@ -157,7 +160,3 @@ def _add(out: list[str], seen: set[str], message: str) -> None:
 def _within(path: str, ancestor: str) -> bool:
     return path == ancestor or path.startswith((ancestor + ".", ancestor + "["))
 
-
-def _go_quote(s: str) -> str:
-    """strconv.Quote for the paths in strict errors (JSON escaping agrees for printable text)."""
-    return json.dumps(s, ensure_ascii=False)

@@ -1,0 +1,305 @@
+"""Fuzzing the API with broken requests: never a 500, always a Status, nothing half-written.
+
+The standard: *bad input gets a clear error and loses nothing.*  Every request
+here is a valid object (or the server's own stored object) broken in a few
+random places, or a body of random bytes, sent to a real ``kyb server``; each
+answer must be below 500, every error a ``Status`` whose ``code`` matches the
+HTTP code and carries a reason and a message, and after a refused (or dry-run)
+write the stored object is exactly as it was (same ``resourceVersion``, same
+content).  Targets, per served kind:
+
+* create (POST) with ``fieldValidation`` Strict/Warn/Ignore, ``dryRun``, JSON or YAML;
+* update (PUT) of a stored object;
+* patch: merge, strategic (with directives) and JSON patch;
+* subresources: status (PUT/PATCH), scale (PUT/PATCH), binding, eviction, namespace finalize;
+* delete with random ``DeleteOptions`` (always dry-run, so nothing may change);
+* list/watch/deletecollection (dry-run) with random query strings and ``Accept`` headers;
+* random bytes with every content type, including protobuf, to every writing endpoint.
+
+Deterministic and bounded: ``derandomize=True`` and ``KYB_FUZZ_EXAMPLES``
+examples per test (default 12, the whole module well under a minute).  Run it
+longer by hand::
+
+    KYB_FUZZ_EXAMPLES=2000 pytest tests/fuzz -q -x
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from kybernetes.api.registry import RESOURCES, ResourceType
+from tests.fuzz import strategies as fs
+from tests.fuzz.conftest import JSON, JSON_PATCH, MERGE, PROTOBUF, SEEDS, STRATEGIC, YAML, Fuzzer, kind_id
+
+EXAMPLES = int(os.environ.get("KYB_FUZZ_EXAMPLES", "12"))
+
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+                suppress_health_check=list(HealthCheck),
+                phases=(Phase.explicit, Phase.generate, Phase.shrink))
+
+KINDS = pytest.mark.parametrize("rt", RESOURCES, ids=kind_id)
+WITH_STATUS = [rt for rt in RESOURCES if rt.has_status]
+WITH_SCALE = [rt for rt in RESOURCES if rt.subresource("scale") is not None]
+POD = next(rt for rt in RESOURCES if rt.kind == "Pod" and rt.group == "")
+NAMESPACE = next(rt for rt in RESOURCES if rt.kind == "Namespace")
+
+write_params = st.fixed_dictionaries({}, optional={
+    "fieldValidation": st.sampled_from(["Strict", "Warn", "Ignore", "strict", ""]),
+    "dryRun": st.sampled_from(["All", "All", "All", "bogus", ""]),
+})
+patch_types = st.sampled_from([MERGE, STRATEGIC, JSON_PATCH])
+
+
+def test_every_served_kind_has_a_seed() -> None:
+    assert {(rt.group, rt.plural) for rt in RESOURCES} == set(SEEDS)
+
+
+def _refused_or_dry(code: int, params: dict[str, str]) -> bool:
+    return code >= 400 or "dryRun" in params
+
+
+def _patch_body(draw: Any, ptype: str, current: dict[str, Any]) -> Any:
+    if ptype == JSON_PATCH:
+        return draw(fs.json_patches(current))
+    if ptype == STRATEGIC:
+        return draw(fs.strategic_patches(current))
+    return draw(fs.merge_patches(current))
+
+
+# --------------------------------------------------------------------------- create, update, patch
+
+
+@KINDS
+@FUZZ
+@given(data=st.data())
+def test_create(fz: Fuzzer, rt: ResourceType, data: st.DataObject) -> None:
+    name = fz.fresh("fz")
+    obj = data.draw(fs.mutated(fz.seed(rt, name)), label="body")
+    params = data.draw(write_params, label="params")
+    ctype = data.draw(st.sampled_from([JSON, JSON, JSON, YAML]), label="ctype")
+    r = fz.send("POST", fz.collection(rt), obj, ctype=ctype, params=params)
+    fz.check(r)
+    if _refused_or_dry(r.status_code, params):
+        assert fz.stored(rt, name) is None, fz.explain(r, "a refused or dry-run create stored the object")
+    else:
+        fz.remove(rt, r.json()["metadata"]["name"])
+
+
+@KINDS
+@FUZZ
+@given(data=st.data())
+def test_update(fz: Fuzzer, rt: ResourceType, data: st.DataObject) -> None:
+    current = fz.target(rt)
+    obj = data.draw(fs.mutated(current), label="body")
+    params = data.draw(write_params, label="params")
+    ctype = data.draw(st.sampled_from([JSON, JSON, JSON, YAML]), label="ctype")
+    r = fz.send("PUT", fz.path(rt, current["metadata"]["name"]), obj, ctype=ctype, params=params)
+    fz.check(r)
+    if _refused_or_dry(r.status_code, params):
+        fz.unchanged(rt, current, r)
+    else:
+        fz.retire(rt)
+
+
+@KINDS
+@FUZZ
+@given(data=st.data())
+def test_patch(fz: Fuzzer, rt: ResourceType, data: st.DataObject) -> None:
+    current = fz.target(rt)
+    ptype = data.draw(patch_types, label="ctype")
+    body = _patch_body(data.draw, ptype, current)
+    params = data.draw(write_params, label="params")
+    r = fz.send("PATCH", fz.path(rt, current["metadata"]["name"]), body, ctype=ptype, params=params)
+    fz.check(r)
+    if _refused_or_dry(r.status_code, params):
+        fz.unchanged(rt, current, r)
+    else:
+        fz.retire(rt)
+
+
+# --------------------------------------------------------------------------- subresources
+
+
+@pytest.mark.parametrize("rt", WITH_STATUS, ids=kind_id)
+@FUZZ
+@given(data=st.data())
+def test_status(fz: Fuzzer, rt: ResourceType, data: st.DataObject) -> None:
+    current = fz.target(rt)
+    path = fz.path(rt, current["metadata"]["name"], "status")
+    params = data.draw(write_params, label="params")
+    if data.draw(st.booleans(), label="put"):
+        r = fz.send("PUT", path, data.draw(fs.mutated(current), label="body"), params=params)
+    else:
+        ptype = data.draw(patch_types, label="ctype")
+        r = fz.send("PATCH", path, _patch_body(data.draw, ptype, current), ctype=ptype, params=params)
+    fz.check(r)
+    if _refused_or_dry(r.status_code, params):
+        fz.unchanged(rt, current, r)
+    else:
+        fz.retire(rt)
+
+
+@pytest.mark.parametrize("rt", WITH_SCALE, ids=kind_id)
+@FUZZ
+@given(data=st.data())
+def test_scale(fz: Fuzzer, rt: ResourceType, data: st.DataObject) -> None:
+    current = fz.target(rt)
+    path = fz.path(rt, current["metadata"]["name"], "scale")
+    scale = fz.send("GET", path)
+    fz.check(scale)
+    params = data.draw(write_params, label="params")
+    if data.draw(st.booleans(), label="put"):
+        r = fz.send("PUT", path, data.draw(fs.mutated(scale.json()), label="body"), params=params)
+    else:
+        ptype = data.draw(patch_types, label="ctype")
+        r = fz.send("PATCH", path, _patch_body(data.draw, ptype, scale.json()), ctype=ptype, params=params)
+    fz.check(r)
+    if _refused_or_dry(r.status_code, params):
+        fz.unchanged(rt, current, r)
+    else:
+        fz.retire(rt)
+
+
+@FUZZ
+@given(data=st.data())
+def test_binding(fz: Fuzzer, data: st.DataObject) -> None:
+    pod = fz.target(POD, "bind")
+    name = pod["metadata"]["name"]
+    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name},
+               "target": {"apiVersion": "v1", "kind": "Node", "name": "worker-1"}}
+    r = fz.send("POST", fz.path(POD, name, "binding"), data.draw(fs.mutated(binding), label="body"))
+    fz.check(r)
+    if r.status_code >= 400:
+        fz.unchanged(POD, pod, r)
+    else:
+        fz.retire(POD, "bind")
+
+
+@FUZZ
+@given(data=st.data())
+def test_eviction(fz: Fuzzer, data: st.DataObject) -> None:
+    pod = fz.target(POD, "evict")
+    name = pod["metadata"]["name"]
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": fz.ns},
+                "deleteOptions": {"gracePeriodSeconds": 0, "propagationPolicy": "Background", "dryRun": ["All"],
+                                  "preconditions": {"uid": pod["metadata"]["uid"],
+                                                    "resourceVersion": pod["metadata"]["resourceVersion"]}}}
+    r = fz.send("POST", fz.path(POD, name, "eviction"), data.draw(fs.mutated(eviction), label="body"))
+    fz.check(r)
+    if r.status_code >= 400:
+        fz.unchanged(POD, pod, r)
+    else:
+        fz.retire(POD, "evict")
+
+
+@FUZZ
+@given(data=st.data())
+def test_finalize(fz: Fuzzer, data: st.DataObject) -> None:
+    ns = fz.target(NAMESPACE, "fin")
+    r = fz.send("PUT", fz.path(NAMESPACE, ns["metadata"]["name"], "finalize"),
+                data.draw(fs.mutated(ns), label="body"))
+    fz.check(r)
+    if r.status_code >= 400:
+        fz.unchanged(NAMESPACE, ns, r)
+    else:
+        fz.retire(NAMESPACE, "fin")
+
+
+# --------------------------------------------------------------------------- delete, list, watch
+
+
+@FUZZ
+@given(data=st.data())
+def test_delete_options(fz: Fuzzer, data: st.DataObject) -> None:
+    rt = data.draw(st.sampled_from(RESOURCES), label="kind")
+    current = fz.target(rt)
+    opts = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0, "dryRun": ["All"],
+            "propagationPolicy": "Foreground", "orphanDependents": False,
+            "preconditions": {"uid": current["metadata"]["uid"],
+                              "resourceVersion": current["metadata"]["resourceVersion"]}}
+    body = data.draw(fs.mutated(opts), label="body")
+    query = data.draw(st.fixed_dictionaries({"dryRun": st.just("All")}, optional={
+        "gracePeriodSeconds": fs.query_values("gracePeriodSeconds"),
+        "propagationPolicy": st.sampled_from(["Orphan", "Foreground", "Background", "orphan", ""]),
+        "orphanDependents": st.sampled_from(["true", "false", "x"]),
+    }), label="params")
+    r = fz.send("DELETE", fz.path(rt, current["metadata"]["name"]), body, params=query)
+    fz.check(r)
+    fz.unchanged(rt, current, r)  # dry-run: whatever the answer, nothing changed
+
+
+@KINDS
+@FUZZ
+@given(data=st.data())
+def test_list_and_watch_queries(fz: Fuzzer, rt: ResourceType, data: st.DataObject) -> None:
+    fz.target(rt)
+    query = data.draw(fs.list_queries(), label="params")
+    accept = data.draw(st.none() | st.sampled_from(fs.ACCEPTS), label="accept")
+    path = fz.collection(rt)
+    if rt.namespaced and data.draw(st.booleans(), label="all namespaces"):
+        path = path.replace(f"/namespaces/{fz.ns}", "")
+    r = fz.send("GET", path, params=query, accept=accept, stream=True)
+    try:
+        if r.status_code >= 400 or query.get("watch") not in ("true", "1"):
+            r.content  # noqa: B018 -- read the whole (non-streaming) answer
+        fz.check(r)
+    finally:
+        r.close()
+
+
+@FUZZ
+@given(data=st.data())
+def test_delete_collection_queries(fz: Fuzzer, data: st.DataObject) -> None:
+    rt = data.draw(st.sampled_from([r for r in RESOURCES if "deletecollection" in r.verbs]), label="kind")
+    current = fz.target(rt)
+    query = {**data.draw(fs.list_queries(), label="params"), "dryRun": "All"}
+    query.pop("watch", None)
+    r = fz.send("DELETE", fz.collection(rt), params=query)
+    fz.check(r)
+    fz.unchanged(rt, current, r)
+
+
+# --------------------------------------------------------------------------- raw bytes
+
+ENDPOINTS = [  # (method, subresource or None, kinds it applies to)
+    ("POST", None, RESOURCES),
+    ("PUT", None, RESOURCES),
+    ("PATCH", None, RESOURCES),
+    ("DELETE", None, RESOURCES),
+    ("PUT", "status", WITH_STATUS),
+    ("PATCH", "status", WITH_STATUS),
+    ("PUT", "scale", WITH_SCALE),
+    ("PATCH", "scale", WITH_SCALE),
+    ("POST", "binding", [POD]),
+    ("POST", "eviction", [POD]),
+    ("PUT", "finalize", [NAMESPACE]),
+]
+BODY_TYPES = [JSON, YAML, PROTOBUF, "application/x-yaml", "text/plain", "", "application/json; charset=utf-8"]
+PATCH_BODY_TYPES = [MERGE, STRATEGIC, JSON_PATCH, "application/apply-patch+yaml", JSON, PROTOBUF]
+
+
+@FUZZ
+@given(data=st.data())
+def test_raw_bodies(fz: Fuzzer, pb_seeds: list[bytes], data: st.DataObject) -> None:
+    method, sub, kinds = data.draw(st.sampled_from(ENDPOINTS), label="endpoint")
+    rt = data.draw(st.sampled_from(kinds), label="kind")
+    stem = {"binding": "bind", "eviction": "evict", "finalize": "fin"}.get(sub or "", "target")
+    current = fz.target(rt, stem)
+    name = current["metadata"]["name"]
+    ctype = data.draw(st.sampled_from(PATCH_BODY_TYPES if method == "PATCH" else BODY_TYPES), label="ctype")
+    seed = json.dumps(current).encode()
+    body = data.draw(fs.raw_bodies(ctype, seed, pb_seeds), label="body")
+    params = {"dryRun": "All"} if method in ("DELETE", "POST") and sub is None else {}
+    path = fz.collection(rt) if method == "POST" and sub is None else fz.path(rt, name, sub)
+    r = fz.send(method, path, body, ctype=ctype, params=params)
+    fz.check(r)
+    if r.status_code >= 400 or params:
+        fz.unchanged(rt, current, r)
+    else:
+        fz.retire(rt, stem)

@@ -304,7 +304,7 @@ class GarbageCollector:
             if not await inf.wait_synced(max(0.0, deadline - loop.time())):
                 log.warning("garbage collector: %r not synced after %.0fs; starting anyway", inf, SYNC_TIMEOUT)
         self.synced.set()
-        log.info("garbage collector: watching %d resources", len(self.informers))
+        log.debug("garbage collector: watching %d resources", len(self.informers))
         self._tasks = [asyncio.create_task(self._worker(), name=f"gc-worker-{i}") for i in range(self.workers)]
         await asyncio.gather(*self._tasks)
 

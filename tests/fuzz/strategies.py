@@ -304,8 +304,10 @@ SELECTORS = ["app=nginx", "app!=x", "app in (a,b)", "app notin ()", "!app", "app
              "app in (", "x=y=z", "a b", "k8s.io/app=web", "-a=b", "a=" + "v" * 70, "metadata.name=fz-target",
              "metadata.namespace!=default", "spec.nodeName=", "status.phase=Running", "spec.unknown=x",
              "metadata.name", "a=b,", ",", "\\", "a=\\,", "a in (b),c notin (d)", "a>1", "a<1", "a>x"]
-RV_VALUES = ["", "0", "1", "-1", "abc", "1.5", "99999999999", "9223372036854775807", "9223372036854775808",
-             "18446744073709551616", "1e3", " 1", "00"]
+RV_VALUES = ["", "0", "1", "2", "-1", "abc", "1.5", "1e3", " 1", "00", "+1", "0x1"]
+# Revisions from the future: a list served from the watch cache waits 3 s for them (as upstream
+# does) before its 504, so they come paired with resourceVersionMatch=Exact (read from the store).
+FUTURE_RVS = ["99999999999", "9223372036854775807", "9223372036854775808", "18446744073709551616", "1" * 30]
 AT_MOST_64 = 2**63 - 1
 
 
@@ -341,7 +343,11 @@ def query_values(name: str) -> st.SearchStrategy[str]:
 @st.composite
 def list_queries(draw: st.DrawFn) -> dict[str, str]:
     names = draw(st.lists(st.sampled_from(LIST_PARAMS), min_size=1, max_size=4, unique=True))
-    return {n: draw(query_values(n)) for n in names}
+    query = {n: draw(query_values(n)) for n in names}
+    if draw(st.integers(0, 7)) == 0:
+        query.update(resourceVersion=draw(st.sampled_from(FUTURE_RVS)), resourceVersionMatch="Exact")
+        query.pop("watch", None)
+    return query
 
 
 ACCEPTS = ["application/json", "application/yaml", "*/*", "text/html", "",

@@ -52,6 +52,7 @@ from .backend import (
     StorageError,
 )
 from .broadcaster import Broadcaster, WatchStream, check_watch_start
+from .sqlite_checkpoint import Checkpointer
 from .sqlite_schema import (
     EVENT_COLUMNS,
     SCHEMA,
@@ -60,7 +61,6 @@ from .sqlite_schema import (
     open_connection,
     row_to_event,
 )
-from .sqlite_checkpoint import Checkpointer
 from .sqlite_writer import COMPACT, CREATE, DELETE_OP, UPDATE, Op, Result, Shared, Writer
 
 log = logging.getLogger(__name__)

@@ -3,16 +3,25 @@
 Subcommands parse their flags and hand over to a component; errors a user can
 fix are one line on stderr and exit status 2 (usage) or 1 (runtime), never a
 traceback.
+
+* ``kyb server``: the API server, with the controller manager and the scheduler
+  beside it (``--no-controllers`` for the API server alone);
+* ``kyb controller-manager`` / ``kyb scheduler``: the same components alone,
+  against any server named by a kubeconfig;
+* ``kyb agent --simulate N``: N simulated nodes (no containers), for demos,
+  tests and scale.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import os
+import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -30,33 +39,6 @@ def _setup_logging(verbose: bool) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
-def _server(args: argparse.Namespace) -> int:
-    from kybernetes.apiserver.server import ConfigError, ServerConfig, parse_listen, serve
-    from kybernetes.controllers.garbagecollector import run_garbage_collector
-    from kybernetes.controllers.namespace import run_namespace_controller
-
-    try:
-        host, port = parse_listen(args.listen)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    cfg = ServerConfig(data_dir=Path(args.data_dir), host=host, port=port,
-                       kubeconfig=Path(args.kubeconfig) if args.kubeconfig else None,
-                       service_cidr=args.service_cidr)
-    if not args.no_controllers:
-        cfg.companions.append(run_namespace_controller)
-        cfg.companions.append(run_garbage_collector)
-    _setup_logging(args.verbose)
-    try:
-        run_async(serve(cfg))
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        pass
-    return 0
-
-
 def run_async(coro: Coroutine[Any, Any, None]) -> None:
     """Run on uvloop when it is installed (faster), else on asyncio's loop."""
     try:
@@ -67,20 +49,157 @@ def run_async(coro: Coroutine[Any, Any, None]) -> None:
     uvloop.run(coro)
 
 
+def _fail(message: str, code: int = 1) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _manager_options(args: argparse.Namespace, root_ca_pem: str | None) -> Any:
+    from kybernetes.controllers.manager import ManagerOptions
+
+    return ManagerOptions(root_ca_pem=root_ca_pem, node_grace_period=args.node_monitor_grace_period,
+                          eviction_timeout=args.pod_eviction_timeout,
+                          disabled=frozenset(c for c in (args.disable_controllers or "").split(",") if c))
+
+
+def _server(args: argparse.Namespace) -> int:
+    from kybernetes.apiserver.pki import ensure_ca
+    from kybernetes.apiserver.server import ConfigError, ServerConfig, parse_listen, serve
+    from kybernetes.controllers.manager import run_controller_manager
+    from kybernetes.scheduler import run_scheduler
+
+    try:
+        host, port = parse_listen(args.listen)
+    except ConfigError as e:
+        return _fail(str(e), 2)
+    data_dir = Path(args.data_dir)
+    cfg = ServerConfig(data_dir=data_dir, host=host, port=port,
+                       kubeconfig=Path(args.kubeconfig) if args.kubeconfig else None,
+                       service_cidr=args.service_cidr)
+    _setup_logging(args.verbose)
+    if not args.no_controllers:
+        try:
+            ca = ensure_ca(data_dir)
+        except OSError as e:
+            return _fail(f"cannot create the cluster CA in {data_dir}: {e.strerror}")
+        opts = _manager_options(args, ca)
+        cfg.companions.append(functools.partial(run_controller_manager, opts=opts))
+        if "scheduler" not in opts.disabled:
+            cfg.companions.append(run_scheduler)
+    try:
+        run_async(serve(cfg))
+    except ConfigError as e:
+        return _fail(str(e))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+async def _until_signal(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` until it ends or SIGTERM/SIGINT arrives; then cancel it cleanly."""
+    task = asyncio.ensure_future(main)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+
+
+def _component(args: argparse.Namespace, start: Callable[[str], Coroutine[Any, Any, None]]) -> int:
+    from kybernetes.client.config import KubeconfigError, server_url
+
+    try:
+        url = server_url(args.kubeconfig, args.context)
+    except KubeconfigError as e:
+        return _fail(str(e), 2)
+    _setup_logging(args.verbose)
+    logging.getLogger("kybernetes").info("%s starting against %s", args.command, url)
+    try:
+        run_async(_until_signal(start(url)))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _controller_manager(args: argparse.Namespace) -> int:
+    from kybernetes.controllers.manager import run_controller_manager
+
+    ca = Path(args.root_ca_file).read_text() if args.root_ca_file else None
+    return _component(args, functools.partial(run_controller_manager, opts=_manager_options(args, ca)))
+
+
+def _scheduler(args: argparse.Namespace) -> int:
+    from kybernetes.scheduler import run_scheduler
+
+    return _component(args, run_scheduler)
+
+
+def _agent(args: argparse.Namespace) -> int:
+    from kybernetes.kubelet.simulated import run_simulated_agent
+
+    if args.simulate is None:
+        return _fail("only simulated nodes exist so far: give --simulate N", 2)
+    if args.simulate < 1:
+        return _fail("--simulate needs a positive number of nodes", 2)
+    labels = dict(kv.split("=", 1) for kv in args.label if "=" in kv)
+    capacity = {"cpu": args.cpu, "memory": args.memory, "pods": str(args.pods)}
+    return _component(args, functools.partial(run_simulated_agent, count=args.simulate,
+                                              name_prefix=args.name_prefix, capacity=capacity, labels=labels))
+
+
+def _add_kubeconfig(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config")),
+                   help="kubeconfig naming the API server (default: $KUBECONFIG or ~/.kube/config)")
+    p.add_argument("--context", default=None, help="kubeconfig context (default: the current one)")
+    p.add_argument("-v", "--verbose", action="store_true")
+
+
+def _add_controller_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--node-monitor-grace-period", type=float, default=40.0,
+                   help="seconds without a heartbeat before a node is Unknown (default 40)")
+    p.add_argument("--pod-eviction-timeout", type=float, default=None,
+                   help="cap on the seconds pods tolerate an unreachable node (default: their tolerations)")
+    p.add_argument("--disable-controllers", default="",
+                   help="comma-separated controller names to leave off ('scheduler' too, with kyb server)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kyb", description="Kybernetes: Kubernetes in Python.")
     p.add_argument("--version", action="version", version=f"kyb {__version__} (Kubernetes v{KUBERNETES_VERSION})")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    s = sub.add_parser("server", help="run the API server")
+    s = sub.add_parser("server", help="run the API server (with controllers and scheduler)")
     s.add_argument("--data-dir", default=str(default_data_dir()), help="where the state is kept")
     s.add_argument("--listen", default="127.0.0.1:6443", help="address:port to serve on (loopback only)")
     s.add_argument("--kubeconfig", default=None,
                    help="write the kubeconfig here (default: merge a 'kyb' context into ~/.kube/config)")
     s.add_argument("--service-cidr", default="10.96.0.0/12", help="range ClusterIPs are allocated from")
     s.add_argument("--no-controllers", action="store_true", help="run the API server alone")
+    _add_controller_flags(s)
     s.add_argument("-v", "--verbose", action="store_true")
     s.set_defaults(func=_server)
+
+    cm = sub.add_parser("controller-manager", help="run the controllers against an API server")
+    _add_kubeconfig(cm)
+    _add_controller_flags(cm)
+    cm.add_argument("--root-ca-file", default=None, help="CA certificate to publish as kube-root-ca.crt")
+    cm.set_defaults(func=_controller_manager)
+
+    sc = sub.add_parser("scheduler", help="run the scheduler against an API server")
+    _add_kubeconfig(sc)
+    sc.set_defaults(func=_scheduler)
+
+    ag = sub.add_parser("agent", help="run a node agent (simulated nodes for now)")
+    _add_kubeconfig(ag)
+    ag.add_argument("--simulate", type=int, default=None, metavar="N", help="register N simulated nodes")
+    ag.add_argument("--name-prefix", default="kwok-node", help="node names are PREFIX-0 ... PREFIX-(N-1)")
+    ag.add_argument("--cpu", default="4", help="cpu capacity of each node (default 4)")
+    ag.add_argument("--memory", default="16Gi", help="memory capacity of each node (default 16Gi)")
+    ag.add_argument("--pods", type=int, default=110, help="pod capacity of each node (default 110)")
+    ag.add_argument("--label", action="append", default=[], metavar="K=V", help="a label for every node")
+    ag.set_defaults(func=_agent)
     return p
 
 

@@ -1,12 +1,13 @@
 """The fuzz suite's client: seeds, target objects, requests, and the one verdict on every answer.
 
-:class:`Fuzzer` talks to the session's real ``kyb server`` over loopback HTTP.
-It keeps, per served kind, a *seed* (a valid manifest from
-``tests/api/manifests.py``) and a *target*: a stored object the update, patch
-and subresource tests write to.  A target that accepted a real write is
-retired (finalizers dropped, deleted) and the next request gets a fresh one
-under a new name, so every example starts from a pristine stored object and a
-garbage-collected owner reference cannot change a target under a check.
+:class:`Fuzzer` talks over loopback HTTP to a real ``kyb server`` of the
+suite's own, started with ``--no-controllers`` (see :func:`fuzz_server`: a
+stored object must change only when the suite writes it).  It keeps, per
+served kind, a *seed* (a valid manifest from ``tests/api/manifests.py``) and a
+*target*: a stored object the update, patch and subresource tests write to.  A
+target that accepted a real write is retired (finalizers dropped, deleted) and
+the next request gets a fresh one under a new name, so every example starts
+from a pristine stored object.
 
 :meth:`Fuzzer.check` is the standard under test: no answer is a 5xx, and every
 error is a ``Status`` whose ``code`` matches the HTTP code, with a reason and
@@ -21,6 +22,7 @@ import contextlib
 import copy
 import itertools
 import json
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,7 +32,7 @@ import pytest
 import requests
 import yaml
 
-from kybernetes.api.registry import RESOURCES, ResourceType
+from kybernetes.api.registry import ResourceType
 from tests.api import manifests as m
 from tests.serverproc import ServerProc
 
@@ -40,6 +42,8 @@ PROTOBUF = "application/vnd.kubernetes.protobuf"
 MERGE = "application/merge-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+METADATA = "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io,application/json"
 
 Obj = dict[str, Any]
 
@@ -116,7 +120,7 @@ class Fuzzer:
 
     # -- seeds and targets -------------------------------------------------------
 
-    def seed(self, rt: ResourceType, name: str) -> Obj:
+    def seed(self, rt: ResourceType, name: str, stem: str = "") -> Obj:
         """A valid manifest of ``rt`` named ``name`` that the server will accept."""
         obj = copy.deepcopy(SEEDS[(rt.group, rt.plural)]())
         meta = obj["metadata"]
@@ -128,6 +132,8 @@ class Fuzzer:
                 obj["spec"].pop(f, None)
             for p in obj["spec"]["ports"]:
                 p.pop("nodePort", None)
+        if stem == "bound":  # scheduled: its deletion is graceful
+            obj["spec"]["nodeName"] = "worker-1"
         for ref in ("involvedObject", "regarding"):  # events name an object in their own namespace
             if ref in obj and rt.namespaced:
                 obj[ref]["namespace"] = self.ns
@@ -141,7 +147,7 @@ class Fuzzer:
             name = self._targets[key] = self.fresh(f"{self.ns}-{stem}" if rt.kind == "Namespace" else f"fz-{stem}")
         r = self.send("GET", self.path(rt, name))
         if r.status_code == 404:
-            r = self.send("POST", self.collection(rt), self.seed(rt, name))
+            r = self.send("POST", self.collection(rt), self.seed(rt, name, stem))
             assert r.status_code == 201, f"seed of {kind_id(rt)} refused: {r.status_code} {r.text}"
         assert r.status_code == 200 or r.status_code == 201, f"{r.status_code} {r.text}"
         obj: Obj = r.json()
@@ -158,6 +164,11 @@ class Fuzzer:
         self.send("PATCH", path, {"metadata": {"finalizers": None}}, ctype=MERGE)
         self.send("DELETE", path, {"gracePeriodSeconds": 0})
 
+    def views(self, rt: ResourceType, name: str) -> None:
+        """Whatever the server accepted it can also show: as a Table row and as metadata."""
+        for accept in (TABLE, METADATA):
+            self.check(self.send("GET", self.path(rt, name), accept=accept))
+
     def stored(self, rt: ResourceType, name: str) -> Obj | None:
         r = self.send("GET", self.path(rt, name))
         if r.status_code == 404:
@@ -170,7 +181,7 @@ class Fuzzer:
 
     def send(self, method: str, path: str, body: Any = None, *, ctype: str = JSON,
              params: dict[str, str] | None = None, accept: str | None = None,
-             stream: bool = False) -> requests.Response:
+             stream: bool = False, timeout: float | tuple[float, float] = 30) -> requests.Response:
         data: bytes | None
         if body is None:
             data = None
@@ -186,7 +197,7 @@ class Fuzzer:
         self.requests += 1
         try:
             resp = self.http.request(method, self.server.url + path, data=data, params=params, headers=headers,
-                                     timeout=30, stream=stream)
+                                     timeout=timeout, stream=stream)
         except requests.ConnectionError as e:  # the server dropped the connection: no Status at all
             raise AssertionError(self._explain(f"no answer ({e})", method, path, params, headers, data, "")) from None
         resp.request_body = data  # type: ignore[attr-defined]
@@ -208,6 +219,30 @@ class Fuzzer:
               and isinstance(st.get("reason"), str) and st["reason"]
               and isinstance(st.get("message"), str) and st["message"])
         assert ok, self.explain(resp, "error is not a well-formed Status")
+
+    def check_stream(self, resp: requests.Response) -> None:
+        """A watch that answered 200: every line an event, an ERROR event a Status, the stream intact.
+
+        Reads until the stream ends or stays quiet for the request's read timeout.
+        """
+        self.check(resp)
+        try:
+            for line in resp.iter_lines(chunk_size=1):
+                if not line:
+                    continue
+                ev = json.loads(line)
+                assert ev.get("type") in ("ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"), \
+                    self.explain(resp, f"not a watch event: {line[:300]!r}")
+                if ev["type"] == "ERROR":
+                    st = ev.get("object") or {}
+                    assert st.get("kind") == "Status" and st.get("reason") and st.get("message"), \
+                        self.explain(resp, f"ERROR event without a Status: {line[:300]!r}")
+                    assert st.get("code") in (410, 504), self.explain(resp, f"ERROR event: {line[:300]!r}")
+        except requests.exceptions.ChunkedEncodingError as e:
+            raise AssertionError(self.explain(resp, f"the watch stream broke off ({e})")) from None
+        except requests.exceptions.ConnectionError as e:
+            if "timed out" not in str(e).lower():
+                raise AssertionError(self.explain(resp, f"the watch stream broke off ({e})")) from None
 
     def unchanged(self, rt: ResourceType, before: Obj, resp: requests.Response) -> None:
         """After a refused (or dry-run) write the stored object is exactly as it was."""
@@ -232,22 +267,32 @@ class Fuzzer:
 
 
 @pytest.fixture(scope="module")
-def fz(server: ServerProc) -> Iterator[Fuzzer]:
-    f = Fuzzer(server)
+def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
+    """A real ``kyb server`` of the suite's own, with ``--no-controllers``.
+
+    The API server alone is under test: no scheduler binding the target pods, no
+    node lifecycle controller touching the target nodes, no garbage collector
+    acting on fuzzed owner references, so a stored object changes only when this
+    suite writes it.  Its own data dir also keeps the odd objects it accepts out
+    of other suites' lists.
+    """
+    base = tmp_path_factory.mktemp("kyb-fuzz")
+    with contextlib.ExitStack() as stack:
+        if Path("/dev/shm").is_dir():  # durability is not under test: skip the fsyncs' wait
+            shm = stack.enter_context(tempfile.TemporaryDirectory(prefix="kyb-fuzz-", dir="/dev/shm"))
+            (base / "data").symlink_to(shm)
+        proc = ServerProc(base / "data", base / "kubeconfig", extra_args=["--no-controllers"]).start()
+        yield proc
+        rc = proc.stop()
+        assert rc == 0, f"server exited with {rc} on SIGTERM:\n{proc.log()}"
+
+
+@pytest.fixture(scope="module")
+def fz(fuzz_server: ServerProc) -> Iterator[Fuzzer]:
+    f = Fuzzer(fuzz_server)
     r = f.send("POST", "/api/v1/namespaces", {"metadata": {"name": f.ns}})
     assert r.status_code == 201, r.text
     yield f
-    # Cluster-scoped leftovers would show in other suites' lists: remove them.
-    for rt in RESOURCES:
-        if rt.namespaced:
-            continue
-        r = f.send("GET", f.collection(rt))
-        for item in r.json().get("items", []) if r.status_code == 200 else []:
-            name = item["metadata"]["name"]
-            if name.startswith(("fz-", f.ns)):
-                with contextlib.suppress(requests.RequestException):
-                    f.remove(rt, name)
-    f.send("DELETE", f"/api/v1/namespaces/{f.ns}")
     f.http.close()
 
 

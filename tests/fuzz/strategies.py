@@ -47,6 +47,8 @@ EDGE_STRINGS = [
     "UPPER", "a_b", "a" * 64, "a" * 254, "b" * 1000, "ÿ", "日本語", "\u0000", "\ufeff", "😀", "a\nb",
     "\\", '"', "~0", "~1", "/", "*", "[", "{}", "[]", "kube-system", "default", "RollingUpdate", "Recreate",
     "Orphan", "Foreground", "Background", "All", "Exact", "NotOlderThan", "Node", "Pod",
+    "1e999999999", "1e-999999999", "9" * 400, "1" * 30 + "Ei", "1e18446744073709551616", "1e2147483648",
+    "10000-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "2024-05-01T10:00:00+24:00",
 ]
 FIELD_WORDS = [
     "name", "namespace", "kind", "apiVersion", "metadata", "spec", "status", "labels", "annotations",
@@ -71,9 +73,20 @@ _leaf = st.one_of(
 )
 
 
+def pick(items: list[Any] | tuple[Any, ...]) -> st.SearchStrategy[Any]:
+    """One of ``items``, for lists that come from server answers.
+
+    ``sampled_from`` would tie the draw's bounds to the list's length, which
+    can differ between a run and its replay (another name, resourceVersion or
+    uid in the object); a fixed-range index keeps replays and shrinking exact.
+    """
+    seq = list(items)
+    return st.integers(0, 4095).map(lambda i: seq[i % len(seq)])
+
+
 def json_values(keys: list[str] | None = None, max_leaves: int = 6) -> st.SearchStrategy[Any]:
     """Any JSON value; object keys from ``keys`` (the seed's own field names) or random text."""
-    key = st.sampled_from([*(keys or []), *FIELD_WORDS]) | st.text(max_size=10)
+    key = pick([*(keys or []), *FIELD_WORDS]) | st.text(max_size=10)
     return st.recursive(
         _leaf,
         lambda children: st.lists(children, max_size=3) | st.dictionaries(key, children, max_size=3),
@@ -164,7 +177,7 @@ def mutated(draw: st.DrawFn, obj: dict[str, Any], max_changes: int = 3) -> dict[
             dicts = [p for p in all_paths if isinstance(get_at(out, p), dict)]
             if not dicts:
                 continue
-            where = draw(st.sampled_from(dicts))
+            where = draw(pick(dicts))
             key = draw(st.sampled_from(["foo", "$patch", "x-unknown", "apiVersion", "status"]) | st.text(max_size=8))
             get_at(out, where)[key] = draw(json_values(keys))
             continue
@@ -172,21 +185,21 @@ def mutated(draw: st.DrawFn, obj: dict[str, Any], max_changes: int = 3) -> dict[
             lists = [p for p in all_paths if isinstance(get_at(out, p), list)]
             if not lists:
                 continue
-            where = draw(st.sampled_from(lists))
+            where = draw(pick(lists))
             items = get_at(out, where)
-            extra = clone(draw(st.sampled_from(items))) if items and draw(st.booleans()) else draw(json_values(keys))
+            extra = clone(draw(pick(items))) if items and draw(st.booleans()) else draw(json_values(keys))
             items.append(extra)
             continue
         inner = [p for p in all_paths if p]
         if not inner:
             continue
-        where = draw(st.sampled_from(inner))
+        where = draw(pick(inner))
         if op == "delete":
             delete_at(out, where)
         elif op == "null":
             set_at(out, where, None)
         elif op == "retype":
-            set_at(out, where, draw(st.sampled_from(retyped(get_at(out, where)))))
+            set_at(out, where, draw(pick(retyped(get_at(out, where)))))
         else:
             set_at(out, where, draw(json_values(keys)))
     return out
@@ -207,7 +220,7 @@ def _changed_top(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 @st.composite
 def _nest(draw: st.DrawFn, obj: dict[str, Any]) -> dict[str, Any]:
     """A random value placed at a real path of ``obj``, the path rebuilt as objects (and 1-item lists)."""
-    where = draw(st.sampled_from([p for p in paths(obj) if p] or [("spec",)]))
+    where = draw(pick([p for p in paths(obj) if p] or [("spec",)]))
     value = draw(json_values(field_names(obj)))
     for step in reversed(where):
         value = [value] if isinstance(step, int) else {step: value}
@@ -222,7 +235,7 @@ def merge_patches(draw: st.DrawFn, current: dict[str, Any]) -> Any:
     if kind == "nest":
         return draw(_nest(current))
     if kind == "random":
-        return draw(st.dictionaries(st.sampled_from(field_names(current)), json_values(field_names(current)),
+        return draw(st.dictionaries(pick(field_names(current)), json_values(field_names(current)),
                                     max_size=3))
     return draw(_leaf | st.lists(_leaf, max_size=2))
 
@@ -234,17 +247,17 @@ def strategic_patches(draw: st.DrawFn, current: dict[str, Any]) -> Any:
         return patch
     for _ in range(draw(st.integers(0, 3))):
         dicts = [p for p in paths(patch) if isinstance(get_at(patch, p), dict)]
-        where = draw(st.sampled_from(dicts))
+        where = draw(pick(dicts))
         target = get_at(patch, where)
         lists = sorted(k for k, v in target.items() if isinstance(v, list)) or field_names(current)[:5] or ["x"]
         directive = draw(st.sampled_from(["$patch", "$retainKeys", "$setElementOrder", "$deleteFromPrimitiveList"]))
         if directive == "$patch":
-            target["$patch"] = draw(st.sampled_from(DIRECTIVE_VALUES))
+            target["$patch"] = clone(draw(st.sampled_from(DIRECTIVE_VALUES)))  # never share the [] and {}
         elif directive == "$retainKeys":
-            target["$retainKeys"] = draw(st.lists(st.sampled_from(field_names(current)), max_size=3)
+            target["$retainKeys"] = draw(st.lists(pick(field_names(current)), max_size=3)
                                          | json_values())
         else:
-            name = draw(st.sampled_from(lists))
+            name = draw(pick(lists))
             target[f"{directive}/{name}"] = draw(json_values(field_names(current)))
     return patch
 
@@ -254,7 +267,7 @@ JSON_PATCH_OPS = ["add", "remove", "replace", "move", "copy", "test"]
 
 @st.composite
 def _pointer(draw: st.DrawFn, current: dict[str, Any]) -> Any:
-    real = pointer(draw(st.sampled_from(paths(current))))
+    real = pointer(draw(pick(paths(current))))
     kind = draw(st.sampled_from(["real", "real", "real", "tweak", "junk"]))
     if kind == "real":
         return real
@@ -277,7 +290,7 @@ def json_patches(draw: st.DrawFn, current: dict[str, Any]) -> Any:
         if draw(st.booleans()):
             real = isinstance(path, str) and path in {pointer(p) for p in paths(current)}
             if real and draw(st.booleans()):
-                op["value"] = draw(st.sampled_from(retyped(_resolve(current, path))))
+                op["value"] = draw(pick(retyped(_resolve(current, path))))
             else:
                 op["value"] = draw(json_values(field_names(current)))
         if draw(st.booleans()):
@@ -330,7 +343,7 @@ def query_values(name: str) -> st.SearchStrategy[str]:
     if name == "continue":
         return continue_tokens()
     if name == "resourceVersion":
-        return st.sampled_from(RV_VALUES) | edge
+        return st.sampled_from(RV_VALUES) | st.text(max_size=4)
     if name == "resourceVersionMatch":
         return st.sampled_from(["", "Exact", "NotOlderThan", "exact", "Bogus"])
     if name in ("watch", "allowWatchBookmarks", "sendInitialEvents", "pretty"):
@@ -390,7 +403,7 @@ def _flip(data: bytes, draw: st.DrawFn) -> bytes:
     for _ in range(draw(st.integers(1, 4))):
         if not buf:
             break
-        i = draw(st.integers(0, len(buf) - 1))
+        i = draw(st.integers(0, 1 << 16)) % len(buf)
         edit = draw(st.sampled_from(["flip", "set", "insert", "delete", "truncate"]))
         if edit == "flip":
             buf[i] ^= 1 << draw(st.integers(0, 7))

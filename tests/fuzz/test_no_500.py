@@ -42,6 +42,9 @@ EXAMPLES = int(os.environ.get("KYB_FUZZ_EXAMPLES", "12"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck),
                 phases=(Phase.explicit, Phase.generate, Phase.shrink))
+# Tests of one endpoint, or drawing the kind per example, get more: a parametrized test
+# spends EXAMPLES on each of up to 15 kinds.
+FUZZ_WIDE = settings(FUZZ, max_examples=EXAMPLES * 5)
 
 KINDS = pytest.mark.parametrize("rt", RESOURCES, ids=kind_id)
 WITH_STATUS = [rt for rt in RESOURCES if rt.has_status]
@@ -88,7 +91,9 @@ def test_create(fz: Fuzzer, rt: ResourceType, data: st.DataObject) -> None:
     if _refused_or_dry(r.status_code, params):
         assert fz.stored(rt, name) is None, fz.explain(r, "a refused or dry-run create stored the object")
     else:
-        fz.remove(rt, r.json()["metadata"]["name"])
+        created = r.json()["metadata"]["name"]
+        fz.views(rt, created)
+        fz.remove(rt, created)
 
 
 @KINDS
@@ -104,6 +109,7 @@ def test_update(fz: Fuzzer, rt: ResourceType, data: st.DataObject) -> None:
     if _refused_or_dry(r.status_code, params):
         fz.unchanged(rt, current, r)
     else:
+        fz.views(rt, current["metadata"]["name"])
         fz.retire(rt)
 
 
@@ -120,6 +126,7 @@ def test_patch(fz: Fuzzer, rt: ResourceType, data: st.DataObject) -> None:
     if _refused_or_dry(r.status_code, params):
         fz.unchanged(rt, current, r)
     else:
+        fz.views(rt, current["metadata"]["name"])
         fz.retire(rt)
 
 
@@ -142,11 +149,12 @@ def test_status(fz: Fuzzer, rt: ResourceType, data: st.DataObject) -> None:
     if _refused_or_dry(r.status_code, params):
         fz.unchanged(rt, current, r)
     else:
+        fz.views(rt, current["metadata"]["name"])
         fz.retire(rt)
 
 
 @pytest.mark.parametrize("rt", WITH_SCALE, ids=kind_id)
-@FUZZ
+@FUZZ_WIDE
 @given(data=st.data())
 def test_scale(fz: Fuzzer, rt: ResourceType, data: st.DataObject) -> None:
     current = fz.target(rt)
@@ -163,10 +171,11 @@ def test_scale(fz: Fuzzer, rt: ResourceType, data: st.DataObject) -> None:
     if _refused_or_dry(r.status_code, params):
         fz.unchanged(rt, current, r)
     else:
+        fz.views(rt, current["metadata"]["name"])
         fz.retire(rt)
 
 
-@FUZZ
+@FUZZ_WIDE
 @given(data=st.data())
 def test_binding(fz: Fuzzer, data: st.DataObject) -> None:
     pod = fz.target(POD, "bind")
@@ -181,7 +190,7 @@ def test_binding(fz: Fuzzer, data: st.DataObject) -> None:
         fz.retire(POD, "bind")
 
 
-@FUZZ
+@FUZZ_WIDE
 @given(data=st.data())
 def test_eviction(fz: Fuzzer, data: st.DataObject) -> None:
     pod = fz.target(POD, "evict")
@@ -198,7 +207,7 @@ def test_eviction(fz: Fuzzer, data: st.DataObject) -> None:
         fz.retire(POD, "evict")
 
 
-@FUZZ
+@FUZZ_WIDE
 @given(data=st.data())
 def test_finalize(fz: Fuzzer, data: st.DataObject) -> None:
     ns = fz.target(NAMESPACE, "fin")
@@ -214,11 +223,12 @@ def test_finalize(fz: Fuzzer, data: st.DataObject) -> None:
 # --------------------------------------------------------------------------- delete, list, watch
 
 
-@FUZZ
+@FUZZ_WIDE
 @given(data=st.data())
 def test_delete_options(fz: Fuzzer, data: st.DataObject) -> None:
     rt = data.draw(st.sampled_from(RESOURCES), label="kind")
-    current = fz.target(rt)
+    # a scheduled pod is deleted gracefully: its grace period becomes a deletionTimestamp
+    current = fz.target(rt, "bound" if rt is POD and data.draw(st.booleans(), label="bound") else "target")
     opts = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0, "dryRun": ["All"],
             "propagationPolicy": "Foreground", "orphanDependents": False,
             "preconditions": {"uid": current["metadata"]["uid"],
@@ -244,16 +254,24 @@ def test_list_and_watch_queries(fz: Fuzzer, rt: ResourceType, data: st.DataObjec
     path = fz.collection(rt)
     if rt.namespaced and data.draw(st.booleans(), label="all namespaces"):
         path = path.replace(f"/namespaces/{fz.ns}", "")
-    r = fz.send("GET", path, params=query, accept=accept, stream=True)
+    legacy_watch = data.draw(st.integers(0, 19), label="legacy watch") == 0
+    if legacy_watch:  # /api/v1/watch/namespaces/ns/pods
+        head, _, tail = path.partition(f"/{rt.version}/")
+        path = f"{head}/{rt.version}/watch/{tail}"
+    watching = legacy_watch or query.get("watch", "").lower() in ("true", "1")
+    # a live watch is read until it stays quiet for a quarter second
+    r = fz.send("GET", path, params=query, accept=accept, stream=True, timeout=(10, 0.25 if watching else 30))
     try:
-        if r.status_code >= 400 or query.get("watch") not in ("true", "1"):
-            r.content  # noqa: B018 -- read the whole (non-streaming) answer
-        fz.check(r)
+        if r.status_code == 200 and watching:
+            fz.check_stream(r)
+        else:
+            r.content  # noqa: B018 -- read the whole answer
+            fz.check(r)
     finally:
         r.close()
 
 
-@FUZZ
+@FUZZ_WIDE
 @given(data=st.data())
 def test_delete_collection_queries(fz: Fuzzer, data: st.DataObject) -> None:
     rt = data.draw(st.sampled_from([r for r in RESOURCES if "deletecollection" in r.verbs]), label="kind")
@@ -284,7 +302,7 @@ BODY_TYPES = [JSON, YAML, PROTOBUF, "application/x-yaml", "text/plain", "", "app
 PATCH_BODY_TYPES = [MERGE, STRATEGIC, JSON_PATCH, "application/apply-patch+yaml", JSON, PROTOBUF]
 
 
-@FUZZ
+@FUZZ_WIDE
 @given(data=st.data())
 def test_raw_bodies(fz: Fuzzer, pb_seeds: list[bytes], data: st.DataObject) -> None:
     method, sub, kinds = data.draw(st.sampled_from(ENDPOINTS), label="endpoint")

@@ -28,6 +28,7 @@ import functools
 from typing import Any
 
 from kybernetes.api import schema
+from kybernetes.api.patch import MAX_DEPTH, deeper_than
 from kybernetes.api.scalars import TimeParseError, base64_error, normalize_time, quantity_error
 
 DROP: Any = object()  # returned by decode when the value disappears on re-encoding
@@ -103,11 +104,19 @@ class Codec:
 
 
 class FreeForm(Codec):
-    """RawExtension, FieldsV1, untyped JSON: kept exactly as sent."""
+    """RawExtension, FieldsV1, untyped JSON: kept exactly as sent, unless nested too deep.
+
+    Nothing else bounds the depth of these values, and the stored object must
+    stay within what the JSON encoder and the recursive walks over objects take.
+    """
 
     __slots__ = ()
 
     def decode(self, value: Any, ctx: Context, path: str, struct: str, field: str) -> Any:
+        if deeper_than(value, MAX_DEPTH):
+            ctx.error(f"json: cannot unmarshal {json_kind(value)} into Go struct field {struct}.{field} of type "
+                      f"{self.go_type}: nested more than {MAX_DEPTH} levels deep")
+            return DROP
         return value
 
 
@@ -292,6 +301,9 @@ class Map(Codec):
         codec, out = self.value, {}
         prefix = path + "." if path else ""
         for k, x in value.items():
+            if type(k) is not str:  # only a non-JSON source (a YAML parser) makes these
+                ctx.type_error(k, "string", struct, field)
+                continue
             if x is None:
                 out[k] = codec.null_value()
                 continue
@@ -335,7 +347,7 @@ class Struct(Codec):
         for k, x in value.items():
             codec = fields.get(k)
             if codec is None:
-                ctx.unknown.append(prefix + k)
+                ctx.unknown.append(prefix + str(k))
                 continue
             if x is None:
                 continue  # Go leaves the zero value, which omitempty drops on the way out

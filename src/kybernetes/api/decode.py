@@ -110,7 +110,8 @@ def strict_error_text(unknown: list[str], duplicates: list[str] | None = None) -
 def find_duplicate_fields(raw: bytes | str) -> list[str]:
     """Paths of keys repeated within one JSON object of ``raw``, in document order.
 
-    Invalid JSON yields ``[]``: the body parser reports syntax errors.  The
+    Invalid JSON yields ``[]``: the body parser reports syntax errors (and the
+    decoder refuses free-form values nested deeper than the stdlib parser goes).  The
     common no-duplicate case costs one parse with a cheap hook; paths are only
     built when a duplicate exists.
     """
@@ -124,12 +125,12 @@ def find_duplicate_fields(raw: bytes | str) -> list[str]:
 
     try:
         json.loads(raw, object_pairs_hook=check)
-    except ValueError:
+        if not found:
+            return []
+        out: list[str] = []
+        _walk_pairs(json.loads(raw, object_pairs_hook=_Pairs), "", out)
+    except (ValueError, RecursionError):  # invalid, or nested past this parser's limit: not ours to judge
         return []
-    if not found:
-        return []
-    out: list[str] = []
-    _walk_pairs(json.loads(raw, object_pairs_hook=_Pairs), "", out)
     return out
 
 

@@ -13,7 +13,10 @@ and turns that library's failures into ``Status`` errors in a fixed way
   ``the server rejected our request due to an error in our request``; the
   library's own explanation is not sent to the client.  We keep it as the
   ``__cause__`` of the raised error (a :class:`JsonPatchError`) for logs;
-* a merge patch that is ``null`` or a scalar is a **400** ``Invalid JSON Patch``.
+* a merge patch that is ``null`` or a scalar is a **400** ``Invalid JSON Patch``;
+* a patch nested more than :data:`MAX_DEPTH` levels is a **400** (and a JSON
+  patch whose moves sink the object that deep a **422**): a limit of ours, so
+  that no recursive walk over the result can fail.
 
 The library's quirks that a client can observe are kept on purpose: ``replace``
 on a missing *object* key adds it, ``test`` of a missing key against ``null``
@@ -38,6 +41,11 @@ from typing import Any
 from kybernetes.api.errors import BAD_REQUEST, INVALID, REQUEST_ENTITY_TOO_LARGE, StatusError
 
 MAX_JSON_PATCH_OPERATIONS = 10000
+# How deep objects and arrays may nest in a patch or a patched object.  No Kubernetes
+# object comes near (a pod's deepest path is about 15 levels, managedFields mirror
+# it); stored objects must stay within orjson's 254 levels, and the recursive
+# walks here and in decoding within Python's recursion limit.
+MAX_DEPTH = 100
 # --json-patch-max-copy-bytes default: the growth "copy" operations may cause.
 MAX_COPY_BYTES = 3 * 1024 * 1024
 
@@ -57,6 +65,28 @@ def clone(value: Any) -> Any:
     if isinstance(value, list):
         return [clone(v) for v in value]
     return value
+
+
+def deeper_than(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether objects and arrays in ``value`` nest more than ``limit`` levels (``{}`` is one level).
+
+    Iterative, so it answers for any depth without recursing.
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth >= limit:
+            return True
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
+
+
+def too_deep(what: str) -> StatusError:
+    """The 400 for a body nested deeper than :data:`MAX_DEPTH`."""
+    return StatusError(400, BAD_REQUEST, f"{what} is nested more than {MAX_DEPTH} levels deep")
 
 
 def json_equal(a: Any, b: Any) -> bool:
@@ -160,13 +190,20 @@ def json_patch(doc: Any, ops: Any, *, max_copy_bytes: int = MAX_COPY_BYTES) -> A
             "Request entity too large: The allowed maximum operations in a JSON patch is "
             f"{MAX_JSON_PATCH_OPERATIONS}, got {len(ops)}",
         )
+    if deeper_than(ops, MAX_DEPTH + 2):  # the list and an operation wrap each value
+        raise too_deep("the patch")
     root = [clone(doc)]  # a one-slot box so that replacing the whole document is an ordinary write
     copied = [0]
+    sunk = JsonPatchError(f"the patched object is nested more than {MAX_DEPTH} levels deep")
     for op in ops:
         try:
             _apply_op(root, op or {}, copied, max_copy_bytes)
         except JsonPatchError as e:
             raise _invalid(e) from e
+        except RecursionError:  # moves sink a subtree a level per operation; a copy or test then recursed
+            raise _invalid(sunk) from None
+    if deeper_than(root[0]):
+        raise _invalid(sunk)
     return root[0]
 
 
@@ -348,6 +385,8 @@ def _container_remove(con: Any, key: str, path: str) -> None:
 
 def merge_patch(doc: Any, patch: Any) -> Any:
     """Apply an RFC 7386 merge patch: ``null`` deletes, objects merge, the rest replaces."""
+    if deeper_than(patch):
+        raise too_deep("the patch")
     if isinstance(patch, dict):
         if not isinstance(doc, dict):
             return _prune(patch)

@@ -36,12 +36,14 @@ from kybernetes.api.errors import BAD_REQUEST, INVALID, StatusError
 from kybernetes.api.patch import (
     INVALID_MESSAGE,
     clone,
+    deeper_than,
     go_eq,
     go_json_type,
     go_kind,
     go_s,
     go_type_name,
     go_v,
+    too_deep,
 )
 
 DIRECTIVE = "$patch"
@@ -67,6 +69,8 @@ def strategic_merge_patch(doc: Json, patch: Any, definition: str | None) -> Json
             BAD_REQUEST,
             f"json: cannot unmarshal {go_json_type(patch)} into Go value of type map[string]interface {{}}",
         )
+    if deeper_than(patch):
+        raise too_deep("the patch")
     root: schema.Schema | None = None
     if definition:
         root = schema.definitions().get(definition)

@@ -85,3 +85,14 @@ def decode_object(rt: ResourceType, body: dict[str, Any], validation: str, warni
     if apply_defaults:
         defaults.apply_defaults(rt, obj)
     return obj
+
+
+def decode_as(rt: ResourceType, body: dict[str, Any], definition: str, kind: str,
+              version: str = "v1") -> dict[str, Any]:
+    """A request body of another kind (Binding, Eviction, Scale, DeleteOptions, ...) checked by its
+    schema: wrong types are a 400, unknown fields are dropped."""
+    result = schema_decode.decode(rt, body, definition=definition)
+    if result.errors:
+        raise errors.bad_request(f'{kind} in version "{version}" cannot be handled as a {kind}: {result.errors[0]}')
+    obj: dict[str, Any] = result.obj
+    return obj

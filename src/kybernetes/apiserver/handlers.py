@@ -242,7 +242,9 @@ class ResourceHandlers:
         raw = await read_body(request)
         body: dict[str, Any] = {}
         if raw.strip():
-            body = parse_object(request, raw)
+            body = decoding.decode_as(ResourceType("meta.k8s.io", "v1", "DeleteOptions", "", False, ""),
+                                      parse_object(request, raw, "DeleteOptions"),
+                                      "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions", "DeleteOptions")
         q = request.query
         grace = body.get("gracePeriodSeconds", q.get("gracePeriodSeconds"))
         if grace is not None and grace != "":

@@ -168,6 +168,9 @@ def query_int(request: web.Request, name: str, default: int = 0) -> int:
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise errors.bad_request(f'invalid value for {name}: "{raw}": must be an integer') from None
+    if not -(2**63) <= value < 2**63:  # the wire type is int64
+        raise errors.bad_request(f'invalid value for {name}: "{raw}": value out of range')
+    return value

@@ -57,7 +57,7 @@ def decode_continue(token: str) -> tuple[int, str]:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         data = orjson.loads(raw)
         rev, start = int(data["rv"]), str(data["start"])
-        if data.get("v") != "meta.k8s.io/v1" or rev <= 0 or ".." in start:
+        if data.get("v") != "meta.k8s.io/v1" or not 0 < rev < 2**63 or ".." in start:
             raise ValueError
     except (binascii.Error, ValueError, KeyError, TypeError, orjson.JSONDecodeError):
         raise errors.bad_request("continue key is not valid: incorrect encoded start resourceVersion "
@@ -82,7 +82,7 @@ def parse_rv(value: str) -> int:
         n = int(value)
     except ValueError:
         n = -1
-    if n < 0:
+    if not 0 <= n < 2**63:  # revisions are int64
         raise errors.bad_request(f'invalid resource version "{value}"')
     return n
 

@@ -129,8 +129,9 @@ class Subresources:
             ctype, body = await patching.read_patch(request)
         else:
             raw = await read_body(request)
-            body = parse_object(request, raw)
+            body = parse_object(request, raw, "Scale")
             decoding.check_type(rt, body, "Scale", "autoscaling/v1")
+            body = decoding.decode_as(rt, body, "io.k8s.api.autoscaling.v1.Scale", "Scale")
 
         def mutate(current: dict[str, Any]) -> dict[str, Any]:
             scale = scale_of(rt, current)
@@ -153,8 +154,9 @@ class Subresources:
                       name: str) -> web.StreamResponse:
         accept = negotiate(request, allow_table=False)
         raw = await read_body(request)
-        body = parse_object(request, raw)
+        body = parse_object(request, raw, "Binding")
         decoding.check_type(rt, body, "Binding", "v1")
+        body = decoding.decode_as(rt, body, "io.k8s.api.core.v1.Binding", "Binding")
         target = body.get("target") or {}
         node = target.get("name")
         if not node:
@@ -187,8 +189,9 @@ class Subresources:
 
         accept = negotiate(request, allow_table=False)
         raw = await read_body(request)
-        body = parse_object(request, raw)
+        body = parse_object(request, raw, "Eviction")
         decoding.check_type(rt, body, "Eviction", "policy/v1")
+        body = decoding.decode_as(rt, body, "io.k8s.api.policy.v1.Eviction", "Eviction")
         if (body.get("metadata") or {}).get("name") not in (None, name):
             raise errors.bad_request("name in URL does not match name in Eviction object")
         do = body.get("deleteOptions") or {}
@@ -203,8 +206,8 @@ class Subresources:
     async def finalize(self, request: web.Request, rt: ResourceType, name: str) -> web.StreamResponse:
         accept = negotiate(request, allow_table=False)
         raw = await read_body(request)
-        body = parse_object(request, raw)
-        decoding.check_type(rt, body)
+        body = parse_object(request, raw, rt.kind)
+        body = decoding.decode_object(rt, body, "Ignore", decoding.Warnings(), apply_defaults=False)
         finalizers = (body.get("spec") or {}).get("finalizers") or []
 
         def mutate(current: dict[str, Any]) -> dict[str, Any]:

@@ -78,12 +78,17 @@ def _validate_selector_and_template(spec: dict[str, Any], kind: str) -> Errs:
     return errs + validate_template_for_selector(spec.get("template"), selector, "spec.template")
 
 
+_MAX_INT64 = 2**63 - 1
+
+
 def _int_or_percent(value: Any) -> tuple[int, bool]:
     """(amount, is_percent) of an IntOrString; a malformed percent counts as zero."""
     if isinstance(value, str):
         if names.is_valid_percent(value):
             return 0, False
-        return int(value[:-1]), True
+        # strconv.Atoi saturates at the int64 bounds, and Python's int() refuses huge texts
+        digits = value[:-1].lstrip("0")
+        return (min(int(digits or "0"), _MAX_INT64) if len(digits) <= 19 else _MAX_INT64), True
     return as_int(value) or 0, False
 
 

@@ -21,7 +21,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_UP, Context, Decimal, localcontext
+from decimal import MAX_EMAX, MIN_EMIN, ROUND_UP, Context, Decimal, localcontext
 from typing import Any
 
 FORMAT_WRONG = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
@@ -37,8 +37,10 @@ _SUFFIX_CHARS = set("eEinumkKMGTP")
 _DIGITS = set("0123456789")
 _NANO = Decimal("1e-9")
 _MAX_INT64 = Decimal(2**63 - 1)
-# Plenty of precision: quantities are at most ~2^63 with 9 fractional digits.
-_CTX = Context(prec=100)
+# Plenty of precision: quantities are at most ~2^63 with 9 fractional digits.  The
+# exponent range is the widest there is: upstream keeps ``1e999999999`` as an
+# arbitrary-precision decimal, and so do we (a Decimal only stores the exponent).
+_CTX = Context(prec=100, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 class QuantityError(ValueError):
@@ -96,8 +98,10 @@ def _interpret(suffix: str) -> tuple[int, int, str]:
     if len(suffix) > 1 and suffix[0] in "eE":
         exp = suffix[1:]
         body = exp[1:] if exp[0] in "+-" else exp
-        if body and set(body) <= _DIGITS:
-            return 10, int(exp), DECIMAL_EXPONENT
+        if body and set(body) <= _DIGITS and len(body.lstrip("0")) <= 19:
+            parsed = int(exp)
+            if -(2**63) <= parsed < 2**63:  # strconv.ParseInt(exp, 10, 64), then int32(parsed)
+                return 10, (parsed + 2**31) % 2**32 - 2**31, DECIMAL_EXPONENT
     raise QuantityError(SUFFIX_WRONG)
 
 
@@ -141,15 +145,19 @@ _DECIMAL_NAMES = {v: k for k, v in _DECIMAL_SUFFIXES.items()}
 _BINARY_NAMES = {v: k for k, v in _BINARY_SUFFIXES.items()}
 
 
-def _decimal_parts(amount: Decimal) -> tuple[int, int]:
-    """(mantissa, exponent) with no factor of ten left and the exponent a multiple of three."""
+def _decimal_parts(amount: Decimal) -> tuple[str, int]:
+    """(mantissa digits, exponent) with no factor of ten left and the exponent a multiple of three.
+
+    The mantissa stays text: a quantity may have more digits than ``int()`` converts.
+    """
     sign, digits, exp = amount.normalize(_CTX).as_tuple()
     assert isinstance(exp, int)
-    mantissa = int("".join(map(str, digits)) or "0")
+    mantissa = "".join(map(str, digits)).lstrip("0") or "0"
     # lower the exponent to a multiple of three (floor), growing the mantissa
     shift = exp % 3
-    mantissa, exp = mantissa * 10**shift, exp - shift
-    return (-mantissa if sign else mantissa), exp
+    if mantissa != "0":
+        mantissa += "0" * shift
+    return ("-" + mantissa if sign else mantissa), exp - shift
 
 
 def _canonical(amount: Decimal, fmt: str) -> str:
@@ -163,10 +171,10 @@ def _canonical(amount: Decimal, fmt: str) -> str:
             while n % 1024 == 0 and exp < 60:
                 n //= 1024
                 exp += 10
-            return f"{n}{_BINARY_NAMES[exp]}"
+            return f"{n}{_BINARY_NAMES.get(exp, '')}"  # 2^0 has no suffix (a clamped 2^63-1)
     mantissa, exp = _decimal_parts(amount)
     if fmt == DECIMAL_EXPONENT:
-        return f"{mantissa}e{exp}" if exp else str(mantissa)
+        return f"{mantissa}e{exp}" if exp else mantissa
     if exp > 18:  # beyond Exa: keep the biggest suffix and a longer number
-        mantissa, exp = mantissa * 10 ** (exp - 18), 18
+        mantissa, exp = mantissa + "0" * (exp - 18), 18
     return f"{mantissa}{_DECIMAL_NAMES[exp]}"

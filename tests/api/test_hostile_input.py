@@ -20,7 +20,11 @@ from kybernetes.api.decode import decode, find_duplicate_fields, strict_errors
 from kybernetes.api.errors import StatusError
 from kybernetes.api.patch import MAX_DEPTH, deeper_than, json_patch, merge_patch
 from kybernetes.api.registry import ResourceType, by_kind
+from kybernetes.api.selectors import parse_label_selector
 from kybernetes.api.strategic import strategic_merge_patch
+from kybernetes.api.validation.apps import validate_deployment_strategy
+from kybernetes.api.validation.names import parse_ip
+from kybernetes.api.validation.podspec import validate_pod_specific_annotations
 from kybernetes.api.validation.quantity import QuantityError, canonical
 
 POD = "io.k8s.api.core.v1.Pod"
@@ -183,3 +187,39 @@ def test_an_exponent_beyond_int64_is_a_suffix_error() -> None:
         canonical("1e18446744073709551616")
     with pytest.raises(QuantityError, match="unable to parse quantity's suffix"):
         canonical("1e" + "9" * 5000)
+
+
+# --------------------------------------------------------------------------- numbers longer than int() converts
+# (Python refuses int() of a text over 4300 digits; Go's parsers report the range instead)
+
+HUGE = "9" * 5000
+
+
+def test_a_huge_json_patch_index_is_out_of_range() -> None:
+    for ops in ([{"op": "add", "path": f"/a/{HUGE}", "value": 1}], [{"op": "add", "path": f"/a/{HUGE}/x", "value": 1}],
+                [{"op": "remove", "path": "/a/9223372036854775808"}]):
+        with pytest.raises(StatusError) as e:
+            json_patch({"a": [1]}, ops)
+        assert e.value.code == 422
+
+
+def test_a_huge_selector_number_is_not_an_integer() -> None:
+    with pytest.raises(StatusError) as e:
+        parse_label_selector(f"a>{HUGE}")
+    assert e.value.code == 400
+
+
+def test_an_ip_with_a_huge_octet_is_not_an_ip() -> None:
+    assert parse_ip(f"1.1.1.{HUGE}") is None
+    assert str(parse_ip("010.001.000000000000000001.1")) == "10.1.1.1"  # leading zeros stay sloppy-legal
+
+
+def test_a_huge_deletion_cost_is_not_a_32bit_integer() -> None:
+    errs = validate_pod_specific_annotations({"controller.kubernetes.io/pod-deletion-cost": HUGE}, {}, "a")
+    assert [e.detail for e in errs] == ["must be a 32bit integer"]
+
+
+def test_a_huge_max_unavailable_percent_is_over_100() -> None:
+    errs = validate_deployment_strategy({"type": "RollingUpdate",
+                                         "rollingUpdate": {"maxUnavailable": HUGE + "%", "maxSurge": 1}}, "s")
+    assert [e.detail for e in errs] == ["must not be greater than 100%"]

@@ -47,7 +47,7 @@ EDGE_STRINGS = [
     "UPPER", "a_b", "a" * 64, "a" * 254, "b" * 1000, "ÿ", "日本語", "\u0000", "\ufeff", "😀", "a\nb",
     "\\", '"', "~0", "~1", "/", "*", "[", "{}", "[]", "kube-system", "default", "RollingUpdate", "Recreate",
     "Orphan", "Foreground", "Background", "All", "Exact", "NotOlderThan", "Node", "Pod",
-    "1e999999999", "1e-999999999", "9" * 400, "1" * 30 + "Ei", "1e18446744073709551616", "1e2147483648",
+    "1e999999999", "1e-999999999", "9" * 400, "9" * 5000, "9" * 5000 + "%", "1.2.3." + "4" * 5000, "1" * 30 + "Ei", "1e18446744073709551616", "1e2147483648",
     "10000-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "2024-05-01T10:00:00+24:00",
 ]
 FIELD_WORDS = [
@@ -273,7 +273,7 @@ def _pointer(draw: st.DrawFn, current: dict[str, Any]) -> Any:
         return real
     if kind == "tweak":
         return real + draw(st.sampled_from(["/-", "/999", "/-1", "/-9", "/01", "/ 1", "/x", "/", "~", "~2",
-                                            "/~1", "/0/0", "/9223372036854775808"]))
+                                            "/~1", "/0/0", "/9223372036854775808", "/" + "9" * 5000]))
     return draw(st.sampled_from(["", "/", "//", "-", "/-", "~", "a", "/spec/containers/-"]) | st.text(max_size=10)
                 | _leaf)
 
@@ -316,7 +316,8 @@ LIST_PARAMS = ["labelSelector", "fieldSelector", "limit", "continue", "resourceV
 SELECTORS = ["app=nginx", "app!=x", "app in (a,b)", "app notin ()", "!app", "app", "a,b", "=", "==a", "app=",
              "app in (", "x=y=z", "a b", "k8s.io/app=web", "-a=b", "a=" + "v" * 70, "metadata.name=fz-target",
              "metadata.namespace!=default", "spec.nodeName=", "status.phase=Running", "spec.unknown=x",
-             "metadata.name", "a=b,", ",", "\\", "a=\\,", "a in (b),c notin (d)", "a>1", "a<1", "a>x"]
+             "metadata.name", "a=b,", ",", "\\", "a=\\,", "a in (b),c notin (d)", "a>1", "a<1", "a>x",
+             "a>" + "9" * 5000, "a<-9223372036854775809"]
 RV_VALUES = ["", "0", "1", "2", "-1", "abc", "1.5", "1e3", " 1", "00", "+1", "0x1"]
 # Revisions from the future: a list served from the watch cache waits 3 s for them (as upstream
 # does) before its 504, so they come paired with resourceVersionMatch=Exact (read from the store).

@@ -312,7 +312,7 @@ def _find(root: list[Any], path: str, missing: str) -> tuple[Any, str]:
         if isinstance(node, dict):
             node = node.get(token)
         elif isinstance(node, list):
-            if not _INDEX.fullmatch(token):
+            if not _INDEX.fullmatch(token) or _out_of_range(token):
                 raise JsonPatchError(missing)
             idx = int(token)
             if idx < 0:
@@ -327,10 +327,18 @@ def _find(root: list[Any], path: str, missing: str) -> tuple[Any, str]:
     return node, _decode_token(parts[-1])
 
 
+def _out_of_range(token: str) -> bool:
+    """An index token beyond Go's int (and maybe beyond what ``int()`` converts)."""
+    digits = token.lstrip("+-").lstrip("0")
+    return len(digits) > 19 or not -(2**63) <= int(token) < 2**63
+
+
 def _list_index(con: list[Any], key: str, size: int) -> int:
     """Parse an array token against ``size``; negative indices count from the end."""
     if not _INDEX.fullmatch(key):
         raise JsonPatchError(f'strconv.Atoi: parsing "{key}": invalid syntax')
+    if _out_of_range(key):
+        raise JsonPatchError(f'strconv.Atoi: parsing "{key}": value out of range')
     idx = int(key)
     if idx >= size or idx < -size:
         raise JsonPatchError(f"Unable to access invalid index: {idx}: invalid index referenced")

@@ -91,8 +91,8 @@ class Requirement:
 
 
 def _parse_int64(text: str | None) -> int | None:
-    if text is None or not _INT64.fullmatch(text):
-        return None
+    if text is None or not _INT64.fullmatch(text) or len(text.lstrip("+-").lstrip("0")) > 19:
+        return None  # (a longer number is out of range, and more than int() converts)
     n = int(text)
     return n if -(2**63) <= n < 2**63 else None
 

@@ -90,7 +90,8 @@ class Store:
     async def create(self, rt: ResourceType, namespace: str | None, obj: dict[str, Any],
                      *, dry_run: bool = False) -> dict[str, Any]:
         meta = obj["metadata"]
-        if not meta.get("name") and meta.get("generateName"):
+        generated = not meta.get("name") and bool(meta.get("generateName"))
+        if generated:
             meta["name"] = generate_name(meta["generateName"])
         if rt.namespaced:
             meta["namespace"] = namespace
@@ -111,14 +112,20 @@ class Store:
         if dry_run:
             txn.rollback()
             return obj
-        try:
-            rev = await self.backend.create(rt.key(namespace, name), _encode(rt, obj))
-        except KeyExistsError:
-            txn.rollback()
-            raise errors.already_exists(rt.plural, name, rt.group) from None
-        except BaseException:
-            txn.rollback()
-            raise
+        for attempt in range(8):
+            try:
+                rev = await self.backend.create(rt.key(namespace, name), _encode(rt, obj))
+                break
+            except KeyExistsError:
+                if generated and attempt < 7:
+                    # A generated name that happens to be taken: draw another (upstream retries too).
+                    name = meta["name"] = generate_name(meta["generateName"])
+                    continue
+                txn.rollback()
+                raise errors.already_exists(rt.plural, name, rt.group) from None
+            except BaseException:
+                txn.rollback()
+                raise
         txn.commit()
         meta["resourceVersion"] = str(rev)
         return obj

@@ -64,6 +64,9 @@ class EventRecorder:
         key = (ns, ref.get("uid", ref.get("name", "")), type_, reason, message)
         now = self.clock()
         loop_now = asyncio.get_running_loop().time()
+        if len(self._seen) > 4096:
+            # Forget aggregation state older than the window, so the table stays bounded.
+            self._seen = {k: v for k, v in self._seen.items() if loop_now - v[2] < AGGREGATION_WINDOW}
         seen = self._seen.get(key)
         try:
             if seen is not None and loop_now - seen[2] < AGGREGATION_WINDOW:

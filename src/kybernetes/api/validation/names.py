@@ -275,7 +275,8 @@ def parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None
         return None
     parts = value.split(".")
     if len(parts) == 4 and all(p.isdigit() and p.isascii() for p in parts):
-        octets = [int(p) for p in parts]
+        # leading zeros are allowed; any other long run of digits is out of range (256)
+        octets = [int(p.lstrip("0") or "0") if len(p.lstrip("0")) <= 3 else 256 for p in parts]
         return ipaddress.IPv4Address(".".join(map(str, octets))) if max(octets) <= 255 else None
     try:
         return ipaddress.ip_address(value)

@@ -64,7 +64,8 @@ def validate_pod_specific_annotations(annotations: Any, spec: dict[str, Any], pa
                                          "must set spec.nodeName if mirror pod annotation is set"))
     if DELETION_COST in ann:
         cost = ann[DELETION_COST]
-        ok = cost.lstrip("+-").isdigit() and cost.isascii() and -(2**31) <= int(cost) < 2**31
+        ok = (cost.lstrip("+-").isdigit() and cost.isascii() and len(cost) <= 12  # no int() of huge texts
+              and -(2**31) <= int(cost) < 2**31)
         if not ok:
             errs.append(errors.invalid_value(f"{path}[{DELETION_COST}]", cost, "must be a 32bit integer"))
     for k, v in ann.items():

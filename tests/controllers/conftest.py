@@ -16,6 +16,7 @@ import pytest
 
 from kybernetes.client.rest import APIError, Client
 from kybernetes.controllers.garbagecollector import GarbageCollector, discover
+from tests.async_fixtures import client, no_leftover_tasks  # noqa: F401 - fixtures, registered by import
 from tests.conftest import Kubectl
 from tests.serverproc import ServerProc
 
@@ -59,22 +60,6 @@ async def get_or_none(client: Client, path: str) -> dict[str, Any] | None:
         if e.code == 404:
             return None
         raise
-
-
-@pytest.fixture(autouse=True)
-async def no_leftover_tasks() -> AsyncIterator[None]:
-    """Every task a test starts (informers, workers, retry timers' work) must be gone at its end."""
-    before = asyncio.all_tasks()
-    yield
-    left = [t for t in asyncio.all_tasks() - before if t is not asyncio.current_task() and not t.done()]
-    assert not left, f"tasks left behind: {left}"
-
-
-@pytest.fixture
-async def client(server: ServerProc) -> AsyncIterator[Client]:
-    c = Client(server.url)
-    yield c
-    await c.close()
 
 
 @pytest.fixture

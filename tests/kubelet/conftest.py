@@ -3,29 +3,13 @@ and a check that every task a test starts is gone at its end."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
 
 from kybernetes.client.rest import APIError, Client
-from tests.serverproc import ServerProc
-
-
-@pytest.fixture(autouse=True)
-async def no_leftover_tasks() -> AsyncIterator[None]:
-    before = asyncio.all_tasks()
-    yield
-    left = [t for t in asyncio.all_tasks() - before if t is not asyncio.current_task() and not t.done()]
-    assert not left, f"tasks left behind: {left}"
-
-
-@pytest.fixture
-async def client(server: ServerProc) -> AsyncIterator[Client]:
-    c = Client(server.url)
-    yield c
-    await c.close()
+from tests.async_fixtures import client, no_leftover_tasks  # noqa: F401 - fixtures, registered by import
 
 
 @pytest.fixture

@@ -8,12 +8,12 @@ no other scheduler may share it.  Each test's Nodes are deleted when it ends.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from kybernetes.client.rest import APIError, Client
+from tests.async_fixtures import client, no_leftover_tasks  # noqa: F401 - fixtures, registered by import
 from tests.serverproc import ServerProc
 
 
@@ -23,22 +23,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
     proc = ServerProc(base / "data", base / "kubeconfig", extra_args=["--no-controllers"]).start()
     yield proc
     assert proc.stop() == 0, proc.log()
-
-
-@pytest.fixture(autouse=True)
-async def no_leftover_tasks() -> AsyncIterator[None]:
-    """Every task a test starts (informers, bindings, event posts) must be gone at its end."""
-    before = asyncio.all_tasks()
-    yield
-    left = [t for t in asyncio.all_tasks() - before if t is not asyncio.current_task() and not t.done()]
-    assert not left, f"tasks left behind: {left}"
-
-
-@pytest.fixture
-async def client(server: ServerProc) -> AsyncIterator[Client]:
-    c = Client(server.url)
-    yield c
-    await c.close()
 
 
 @pytest.fixture

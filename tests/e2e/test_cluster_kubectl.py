@@ -2,7 +2,8 @@
 
 Everything here goes through the real processes and the CLI: the server runs its controller manager and
 scheduler, the agent registers simulated nodes.  Node failure uses short timings
-(``--node-monitor-grace-period 2 --pod-eviction-timeout 2``) so it takes seconds, not minutes.
+(``--node-monitor-grace-period 3 --pod-eviction-timeout 2``, Leases renewed every 0.5 s) so it takes
+seconds, not minutes.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ pytestmark = pytest.mark.kubectl
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
     base = tmp_path_factory.mktemp("cluster")
     server = ServerProc(base / "data", base / "kubeconfig",
-                        extra_args=["--node-monitor-grace-period", "2", "--pod-eviction-timeout", "2"]).start()
+                        extra_args=["--node-monitor-grace-period", "3", "--pod-eviction-timeout", "2"]).start()
     agent = subprocess.Popen(
         [sys.executable, "-m", "kybernetes", "agent", "--simulate", "3", "--kubeconfig", str(server.kubeconfig),
-         "--cpu", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+         "--cpu", "2", "--lease-renew-interval", "0.5"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
     try:
         yield server
     finally:
@@ -156,7 +157,7 @@ def test_failed_node_pods_move_elsewhere(cluster: ServerProc, kubectls: dict[str
             live = [p for p in pods(kubectl, ns, "app=spread") if not p["metadata"].get("deletionTimestamp")]
             return len(live) == 6 and all(p["spec"].get("nodeName") not in (None, victim) for p in live) and \
                 all(p["status"].get("phase") == "Running" for p in live)
-        wait_for(replaced, "the pods to be replaced on healthy nodes", timeout=60)
+        wait_for(replaced, "the pods to be replaced on healthy nodes", timeout=90)
     finally:
         kubectl("annotate", "node", victim, "kyb.io/simulate-failure-")
     kubectl.ok("delete", "namespace", ns, "--timeout=60s", timeout=90)

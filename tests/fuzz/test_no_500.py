@@ -57,6 +57,7 @@ write_params = st.fixed_dictionaries({}, optional={
     "dryRun": st.sampled_from(["All", "All", "All", "bogus", ""]),
 })
 patch_types = st.sampled_from([MERGE, STRATEGIC, JSON_PATCH])
+GRACE_PERIODS = ["0", "1", "30", "-1", str(2**31), str(2**40), str(2**63 - 1), str(2**63), "9" * 30]
 
 
 def test_every_served_kind_has_a_seed() -> None:
@@ -227,21 +228,37 @@ def test_finalize(fz: Fuzzer, data: st.DataObject) -> None:
 @given(data=st.data())
 def test_delete_options(fz: Fuzzer, data: st.DataObject) -> None:
     rt = data.draw(st.sampled_from(RESOURCES), label="kind")
-    # a scheduled pod is deleted gracefully: its grace period becomes a deletionTimestamp
-    current = fz.target(rt, "bound" if rt is POD and data.draw(st.booleans(), label="bound") else "target")
-    opts = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0, "dryRun": ["All"],
-            "propagationPolicy": "Foreground", "orphanDependents": False,
-            "preconditions": {"uid": current["metadata"]["uid"],
-                              "resourceVersion": current["metadata"]["resourceVersion"]}}
-    body = data.draw(fs.mutated(opts), label="body")
+    current = fz.target(rt)
+    opts: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "dryRun": ["All"],
+                            "propagationPolicy": "Foreground",
+                            "preconditions": {"uid": current["metadata"]["uid"],
+                                              "resourceVersion": current["metadata"]["resourceVersion"]}}
+    grace = data.draw(st.none() | st.sampled_from(GRACE_PERIODS), label="grace")
+    if grace is not None:  # in the body it wins over the query's
+        opts["gracePeriodSeconds"] = int(grace)
+    body = data.draw(st.just(opts) | fs.mutated(opts), label="body")  # well-formed ones reach the store
     query = data.draw(st.fixed_dictionaries({"dryRun": st.just("All")}, optional={
-        "gracePeriodSeconds": fs.query_values("gracePeriodSeconds"),
+        "gracePeriodSeconds": st.sampled_from(GRACE_PERIODS) | fs.query_values("gracePeriodSeconds"),
         "propagationPolicy": st.sampled_from(["Orphan", "Foreground", "Background", "orphan", ""]),
         "orphanDependents": st.sampled_from(["true", "false", "x"]),
     }), label="params")
     r = fz.send("DELETE", fz.path(rt, current["metadata"]["name"]), body, params=query)
     fz.check(r)
     fz.unchanged(rt, current, r)  # dry-run: whatever the answer, nothing changed
+
+
+@FUZZ
+@given(data=st.data())
+def test_graceful_delete(fz: Fuzzer, data: st.DataObject) -> None:
+    """A scheduled pod is deleted gracefully: its grace period becomes a deletionTimestamp."""
+    pod = fz.target(POD, "bound")
+    grace = data.draw(st.sampled_from(GRACE_PERIODS), label="grace")
+    in_body = data.draw(st.booleans(), label="in body")
+    body = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": int(grace)} if in_body else None
+    query = {"dryRun": "All"} if in_body else {"dryRun": "All", "gracePeriodSeconds": grace}
+    r = fz.send("DELETE", fz.path(POD, pod["metadata"]["name"]), body, params=query)
+    fz.check(r)
+    fz.unchanged(POD, pod, r)
 
 
 @KINDS

@@ -137,6 +137,9 @@ class Subresources:
             scale = scale_of(rt, current)
             if verb == "patch":
                 new_scale = patching.apply_patch(ctype, scale, body, "io.k8s.api.autoscaling.v1.Scale")
+                if not isinstance(new_scale, dict):
+                    raise errors.bad_request("the patched object is not a JSON object")
+                new_scale = decoding.decode_as(rt, new_scale, "io.k8s.api.autoscaling.v1.Scale", "Scale")
             else:
                 new_scale = body
             replicas = _scale_replicas(new_scale, name)

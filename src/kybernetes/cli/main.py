@@ -146,7 +146,8 @@ def _agent(args: argparse.Namespace) -> int:
     labels = dict(kv.split("=", 1) for kv in args.label if "=" in kv)
     capacity = {"cpu": args.cpu, "memory": args.memory, "pods": str(args.pods)}
     return _component(args, functools.partial(run_simulated_agent, count=args.simulate,
-                                              name_prefix=args.name_prefix, capacity=capacity, labels=labels))
+                                              name_prefix=args.name_prefix, capacity=capacity, labels=labels,
+                                              lease_renew_interval=args.lease_renew_interval))
 
 
 def _add_kubeconfig(p: argparse.ArgumentParser) -> None:
@@ -199,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     ag.add_argument("--memory", default="16Gi", help="memory capacity of each node (default 16Gi)")
     ag.add_argument("--pods", type=int, default=110, help="pod capacity of each node (default 110)")
     ag.add_argument("--label", action="append", default=[], metavar="K=V", help="a label for every node")
+    ag.add_argument("--lease-renew-interval", type=float, default=10.0,
+                    help="seconds between Lease renewals (default 10, as the kubelet); shorten it together "
+                         "with the server's --node-monitor-grace-period")
     ag.set_defaults(func=_agent)
     return p
 

@@ -420,13 +420,18 @@ async def run_simulated_agent(url: str, count: int, *, name_prefix: str = "kwok-
                               capacity: dict[str, str] | None = None, labels: dict[str, str] | None = None,
                               taints: list[Obj] | None = None, annotations: dict[str, str] | None = None,
                               start_index: int = 0, cluster_cidr: str = DEFAULT_CLUSTER_CIDR,
-                              start_delay: float = 0.0, workers: int = 16) -> None:
-    """``kyb agent --simulate N``: run ``count`` simulated nodes against the API server at ``url``."""
+                              start_delay: float = 0.0, workers: int = 16,
+                              lease_renew_interval: float = 10.0) -> None:
+    """``kyb agent --simulate N``: run ``count`` simulated nodes against the API server at ``url``.
+
+    ``lease_renew_interval`` (10 s, the kubelet's) may be shortened for demos and tests that
+    shorten the node lifecycle controller's grace period below it.
+    """
     client = Client(url)
     agent = SimulatedAgent(client, simulated_node_configs(
         count, name_prefix=name_prefix, start_index=start_index, capacity=capacity, labels=labels,
         annotations=annotations, taints=taints, cluster_cidr=cluster_cidr), start_delay=start_delay,
-        workers=workers)
+        workers=workers, heartbeat=NodeHeartbeat(client, renew_interval=lease_renew_interval))
     try:
         await agent.run()
     finally:

@@ -100,7 +100,6 @@ class Fuzzer:
         self.ns = "fz-" + uuid.uuid4().hex[:8]
         self._names = itertools.count()
         self._targets: dict[tuple[str, str, str], str] = {}
-        self.requests = 0
 
     # -- naming ----------------------------------------------------------------
 
@@ -194,7 +193,6 @@ class Fuzzer:
         headers = {"Content-Type": ctype} if data is not None else {}
         if accept is not None:
             headers["Accept"] = accept
-        self.requests += 1
         try:
             resp = self.http.request(method, self.server.url + path, data=data, params=params, headers=headers,
                                      timeout=timeout, stream=stream)

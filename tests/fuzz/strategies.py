@@ -386,6 +386,10 @@ YAML_SPECIALS = [
     b"metadata:\n  creationTimestamp: 2024-05-01 10:00:00\n", b"metadata:\n  labels: {~: x}\n",
     b"metadata:\n  name: x\n  managedFields:\n  - fieldsV1: {1: 2}\n",
     b"a:\n  " + b"[" * 3000 + b"]" * 3000 + b"\n", b"a: " + b"{a: " * 400 + b"1" + b"}" * 400 + b"\n",
+    *(b"metadata:\n  name: fz-target-0\n  managedFields:\n  - manager: m\n    operation: Update\n    apiVersion: v1\n"
+      b"    fieldsType: FieldsV1\n    fieldsV1: " + v + b"\n"
+      for v in (b"{f:a: !!binary aGVsbG8=}", b"!!set {a, b}", b"{f:a: 2024-01-01}", b"{f:a: .nan}", b"{1: 2}",
+                b"{f:a: [" + b"[" * 300 + b"]" * 300 + b"]}")),
 ]
 JSON_SPECIALS = [
     b"{", b"}", b"[]", b"null", b"1", b'"x"', b"{}", b'{"a":1,"a":2}', b'{"metadata":{"name":"x","name":"y"}}',

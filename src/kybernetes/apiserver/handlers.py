@@ -29,7 +29,7 @@ from kybernetes.apiserver.http import (
     render,
     success_status,
 )
-from kybernetes.apiserver.listing import Filter
+from kybernetes.apiserver.listing import Filter, parse_rv
 from kybernetes.apiserver.store import DeleteOptions, Store
 from kybernetes.apiserver.subresources import Subresources
 from kybernetes.apiserver.watch import Watcher, WatchRequest, watch_timeout
@@ -171,6 +171,9 @@ class ResourceHandlers:
         if name is not None:  # legacy /watch/.../name
             inner = keep
             keep = lambda o: o["metadata"].get("name") == name and inner(o)  # noqa: E731
+        rv = request.query.get("resourceVersion", "")
+        if rv not in ("", "0"):
+            parse_rv(rv)  # a bad one is a 400 now, before the stream has started
         sie = request.query.get("sendInitialEvents")
         if sie is not None and request.query.get("resourceVersionMatch") != "NotOlderThan":
             raise errors.invalid("ListOptions", "", [errors.forbidden_field(
@@ -252,6 +255,8 @@ class ResourceHandlers:
                 opts.grace_period = int(grace)
             except (TypeError, ValueError):
                 raise errors.bad_request(f'invalid value for gracePeriodSeconds: "{grace}"') from None
+            if not -(2**63) <= opts.grace_period < 2**63:
+                raise errors.bad_request(f'invalid value for gracePeriodSeconds: "{grace}": value out of range')
         prop = body.get("propagationPolicy") or q.get("propagationPolicy")
         orphan = body.get("orphanDependents", q.get("orphanDependents"))
         if prop is not None and prop not in ("Orphan", "Background", "Foreground"):

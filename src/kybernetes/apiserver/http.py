@@ -17,7 +17,7 @@ import orjson
 import yaml
 from aiohttp import web
 
-from kybernetes.api import errors, protobuf
+from kybernetes.api import errors, protobuf, yamljson
 
 MAX_BODY = 3 * 1024 * 1024
 
@@ -64,8 +64,8 @@ def parse_body(raw: bytes, ctype: str, what: str = "", kind: str = "") -> Any:
         raise errors.bad_request("the body of the request was empty" if not what else f"{what}: empty body")
     if ctype in (YAML, "application/x-yaml", "text/yaml"):
         try:
-            return yaml.safe_load(raw)
-        except yaml.YAMLError as e:
+            return yamljson.loads(raw)
+        except (yaml.YAMLError, ValueError) as e:
             raise errors.bad_request(f"error converting YAML to JSON: {_one_line(str(e))}") from None
     try:
         return orjson.loads(raw)

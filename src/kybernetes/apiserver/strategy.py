@@ -121,17 +121,24 @@ def graceful_deletion_seconds(rt: ResourceType, obj: dict[str, Any], requested: 
     return int(grace) if grace is not None else 30
 
 
+MAX_GRACE_FOR_TIMESTAMP = 100 * 365 * 24 * 3600  # beyond a century the date itself would overflow
+
+
+def _deadline(now: datetime, grace: int) -> str:
+    return format_time(now + timedelta(seconds=min(grace, MAX_GRACE_FOR_TIMESTAMP)))
+
+
 def mark_deleting(obj: dict[str, Any], grace: int, now: datetime) -> dict[str, Any]:
     """A copy of ``obj`` with deletionTimestamp set (``now + grace``)."""
     out = copy.deepcopy(obj)
     meta = out["metadata"]
     if not meta.get("deletionTimestamp"):
-        meta["deletionTimestamp"] = format_time(now + timedelta(seconds=grace))
+        meta["deletionTimestamp"] = _deadline(now, grace)
         meta["deletionGracePeriodSeconds"] = grace
         if meta.get("generation"):
             meta["generation"] = meta["generation"] + 1
     elif grace < (meta.get("deletionGracePeriodSeconds") or 0):
         # A shorter grace period may cut a pending graceful deletion short.
-        meta["deletionTimestamp"] = format_time(now + timedelta(seconds=grace))
+        meta["deletionTimestamp"] = _deadline(now, grace)
         meta["deletionGracePeriodSeconds"] = grace
     return out

@@ -27,10 +27,7 @@ from typing import Any
 
 from kybernetes import KUBERNETES_VERSION, __version__
 
-
-def default_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "kybernetes"
+from .common import default_data_dir
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -204,6 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="seconds between Lease renewals (default 10, as the kubelet); shorten it together "
                          "with the server's --node-monitor-grace-period")
     ag.set_defaults(func=_agent)
+
+    from . import images
+
+    images.register(sub)
     return p
 
 

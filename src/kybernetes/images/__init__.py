@@ -1,0 +1,1 @@
+"""Images: OCI content store, snapshots, Dockerfile front end and builder, registry client."""

@@ -1,0 +1,1 @@
+"""Container runtimes (see `api.py`): runc, process and simulated backends."""

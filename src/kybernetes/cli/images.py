@@ -22,7 +22,7 @@ def _images(args: argparse.Namespace) -> int:
     for image in store.images():
         created = image.config.get("created", "")
         age = _age(created, now) if created else "N/A"
-        names = [reference.parse(t) for t in image.tags] or [None]
+        names: list[reference.Reference | None] = [reference.parse(t) for t in image.tags] or [None]
         for ref in names:
             if args.quiet:
                 rows.append([image.short_id])

@@ -202,9 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "with the server's --node-monitor-grace-period")
     ag.set_defaults(func=_agent)
 
-    from . import images
+    from . import containers, images
 
     images.register(sub)
+    containers.register(sub)
     return p
 
 

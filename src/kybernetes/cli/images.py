@@ -202,12 +202,75 @@ def _prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build(args: argparse.Namespace) -> int:
+    import shutil
+
+    from kybernetes.engine.engine import EngineConfig
+    from kybernetes.images.builder import Builder, BuildError, BuildOptions
+    from kybernetes.images.dockerfile_model import DockerfileError
+    from kybernetes.images.reference import ReferenceError_, parse
+    from kybernetes.runtime.api import RuntimeError_
+
+    from .main import run_async
+
+    try:
+        for t in args.tag:
+            parse(t)
+    except ReferenceError_ as e:
+        return fail(f"invalid tag \"{t}\": {e}")
+    build_args = {}
+    for item in args.build_arg:
+        k, sep, v = item.partition("=")
+        if sep:
+            build_args[k] = v
+        elif k in os.environ:
+            build_args[k] = os.environ[k]
+    store = image_store(args)
+    runtime = None
+    if os.geteuid() == 0 and shutil.which("runc"):
+        from kybernetes.runtime.runc import RuncRuntime
+
+        cfg = EngineConfig.load(Path(args.data_dir))
+        runtime = RuncRuntime(Path(args.data_dir) / "runtime" / "build", network=None, cgroup_root=cfg.cgroup_root)
+    out = (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))
+    opts = BuildOptions(context=Path(args.context), dockerfile=Path(args.file) if args.file else None, tags=args.tag,
+                        build_args=build_args, target=args.target, no_cache=args.no_cache, progress=out)
+    result = []
+
+    async def go() -> None:
+        result.append(await Builder(store, runtime).build(opts))
+
+    try:
+        run_async(go())
+    except DockerfileError as e:
+        return fail(f"failed to parse Dockerfile: {e}" if e.line is None or e.parse_error
+                    else f"Dockerfile:{e.line}: {e}")
+    except (BuildError, RuntimeError_) as e:
+        return fail(str(e))
+    except KeyboardInterrupt:
+        return 130
+    if args.quiet:
+        print(result[0].id)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("images", help="list images")
     add_data_dir(p)
     p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
     p.add_argument("repository", nargs="?", default=None)
     p.set_defaults(func=_images)
+
+    p = sub.add_parser("build", help="build an image from a Dockerfile")
+    add_data_dir(p)
+    p.add_argument("-t", "--tag", action="append", default=[], metavar="NAME[:TAG]")
+    p.add_argument("-f", "--file", default=None, help="the Dockerfile (default: PATH/Dockerfile)")
+    p.add_argument("--build-arg", action="append", default=[], metavar="K=V")
+    p.add_argument("--target", default=None, help="the stage to build")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the image ID")
+    p.add_argument("context", metavar="PATH")
+    p.set_defaults(func=_build)
 
     p = sub.add_parser("rmi", help="remove images")
     add_data_dir(p)

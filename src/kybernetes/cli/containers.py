@@ -77,9 +77,9 @@ async def _follow(eng: Engine, rec: Record, follow: bool, tail: int | None = Non
     watcher = asyncio.ensure_future(watch_exit()) if follow else None
     try:
         async for entry in read_log(rec.log_path, follow=follow, tail=tail, since=since, timestamps=timestamps,
-                                    stop=stop):
+                                    follow_until=stop.is_set):
             stream = out.get(entry.stream, sys.stdout.buffer)
-            stream.write(entry.line)
+            stream.write(entry.data)
             stream.flush()
     finally:
         if watcher is not None:

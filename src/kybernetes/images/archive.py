@@ -4,13 +4,16 @@ Export writes one tar that both kinds of reader accept, as Docker 25+ does: an O
 (``oci-layout``, ``index.json``, ``blobs/sha256/...``) plus Docker's ``manifest.json`` whose ``Config`` and
 ``Layers`` point into the same blobs. Import reads either: a ``manifest.json`` (Docker, old ``<id>/layer.tar``
 layout or new) or an ``index.json`` (OCI; names from the ``io.containerd.image.name`` or
-``org.opencontainers.image.ref.name`` annotations). Every blob is digest-checked on the way in, and an image is
-recorded only after all of its blobs are stored, so a broken archive leaves no half image.
+``org.opencontainers.image.ref.name`` annotations). When both are there (our own exports, Docker 25+), the OCI index
+wins, as in containerd: its manifests are kept byte for byte, so image IDs and manifest digests survive a round
+trip. Every blob is digest-checked on the way in, and an image is recorded only after all of its blobs are stored,
+so a broken archive leaves no half image.
 """
 
 from __future__ import annotations
 
 import io
+import posixpath
 import tarfile
 import time
 from pathlib import Path
@@ -19,6 +22,7 @@ from typing import IO, Any
 import orjson
 
 from . import oci, reference
+from .content import DigestMismatch
 from .store import Image, ImageError, ImageStore
 
 
@@ -29,7 +33,7 @@ def export_images(store: ImageStore, names: list[str], out: IO[bytes]) -> list[I
         ref = None
         try:
             parsed = reference.parse(name)
-            if not parsed.digest and not reference.looks_like_id(name):
+            if not parsed.digest and str(parsed) in image.tags:  # a name, not an ID that also parses as one
                 ref = str(parsed)
         except reference.ReferenceError_:
             pass
@@ -112,8 +116,8 @@ class _Archive:
 
     def open(self, name: str) -> IO[bytes]:
         m = self.members.get(name.lstrip("./"))
-        if m is not None and m.issym():
-            m = self.members.get(str(Path(name).parent / m.linkname))
+        if m is not None and m.issym():  # docker save links a layer it already wrote: ../<v1 id>/layer.tar
+            m = self.members.get(posixpath.normpath(posixpath.join(posixpath.dirname(name), m.linkname)))
         if m is None or not m.isfile():
             raise ImageError(f"invalid archive: {name} is missing")
         f = self.tar.extractfile(m)
@@ -129,7 +133,10 @@ def _store_member(store: ImageStore, arc: _Archive, name: str, expected: str | N
     with store.content.writer(expected) as w:
         while chunk := src.read(1 << 20):
             w.write(chunk)
-        return w.commit()
+        try:
+            return w.commit()
+        except DigestMismatch as e:
+            raise ImageError(f"invalid archive: {name}: {e}") from None
 
 
 def _layer_media_type(store: ImageStore, digest: str) -> str:
@@ -142,13 +149,17 @@ def import_archive(store: ImageStore, path: Path) -> list[str]:
     """Load every image of a ``docker save`` or OCI archive; returns Docker's ``Loaded image: X`` lines."""
     try:
         arc = _Archive(path)
+    except FileNotFoundError:
+        raise  # the CLI says Docker's "open X: no such file or directory"
+    except tarfile.ReadError:
+        raise ImageError("invalid archive: not a tar archive") from None
     except (tarfile.TarError, OSError) as e:
         raise ImageError(f"invalid archive: {e}") from None
     with arc.tar:
-        if arc.has("manifest.json"):
-            return _import_docker(store, arc)
         if arc.has("index.json"):
             return _import_oci(store, arc)
+        if arc.has("manifest.json"):
+            return _import_docker(store, arc)
     raise ImageError("invalid archive: neither manifest.json nor index.json found")
 
 
@@ -159,13 +170,19 @@ def _import_docker(store: ImageStore, arc: _Archive) -> list[str]:
         raise ImageError(f"invalid archive: manifest.json: {e}") from None
     report = []
     for entry in entries:
+        # The config blob is kept as Docker wrote it: its digest is the image ID (``<id>.json`` in old archives).
         config_digest = _store_member(store, arc, entry["Config"])
-        config = orjson.loads(store.content.read(config_digest))
         layers = []
         for layer_path in entry.get("Layers", []):
             digest = _store_member(store, arc, layer_path)
             layers.append({"mediaType": _layer_media_type(store, digest), "digest": digest, "size": store.content.size(digest)})
-        image = store.put_image(config, layers, names=list(entry.get("RepoTags") or []))
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": oci.OCI_MANIFEST,
+            "config": {"mediaType": oci.OCI_CONFIG, "digest": config_digest, "size": store.content.size(config_digest)},
+            "layers": layers,
+        }
+        image = store.add_image(oci.canonical_json(manifest), names=list(entry.get("RepoTags") or []))
         tags = entry.get("RepoTags") or []
         report += [f"Loaded image: {t}" for t in tags] or [f"Loaded image ID: {image.id}"]
     return report
@@ -174,7 +191,11 @@ def _import_docker(store: ImageStore, arc: _Archive) -> list[str]:
 def _import_oci(store: ImageStore, arc: _Archive) -> list[str]:
     index = orjson.loads(arc.read("index.json"))
     report = []
+    skipped = False
     for desc in index.get("manifests", []):
+        if desc.get("platform") and not oci.platform_matches(desc["platform"]):
+            skipped = True  # a layout listing each platform's manifest directly: take ours only
+            continue
         annotations = desc.get("annotations") or {}
         name = annotations.get(oci.CONTAINERD_IMAGE_NAME) or ""
         ref_name = annotations.get(oci.REF_NAME_ANNOTATION) or ""
@@ -191,10 +212,14 @@ def _import_oci(store: ImageStore, arc: _Archive) -> list[str]:
                 raise ImageError("no matching manifest for linux/amd64 in the manifest list entries")
             manifest_digest = chosen["digest"]
             manifest_bytes = arc.read(f"blobs/sha256/{oci.hex_of(manifest_digest)}")
+            if oci.digest_bytes(manifest_bytes) != manifest_digest:
+                raise ImageError(f"invalid archive: manifest {manifest_digest} does not match its digest")
             manifest = orjson.loads(manifest_bytes)
         for d in [manifest["config"]["digest"], *(layer["digest"] for layer in manifest.get("layers", []))]:
             if not store.content.has(d):
                 _store_member(store, arc, f"blobs/sha256/{oci.hex_of(d)}", expected=d)
         image = store.add_image(manifest_bytes, names=[name] if name else [])
         report.append(f"Loaded image: {reference.parse(name).familiar}" if name else f"Loaded image ID: {image.id}")
+    if not report and skipped:
+        raise ImageError("no matching manifest for linux/amd64 in the manifest list entries")
     return report

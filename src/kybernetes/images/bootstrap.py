@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import posixpath
 import shutil
 import subprocess
 import tarfile
@@ -68,8 +69,9 @@ def busybox_layer(binary: Path = BUSYBOX_BINARY) -> bytes:
         for applet in sorted(set(applets)):
             if applet == "bin/busybox":
                 continue
-            depth = applet.count("/")
-            tar.addfile(entry(applet, tarfile.SYMTYPE, 0o777, link="../" * (depth - 1) + "bin/busybox" if depth > 1 else "busybox"))
+            # relative, resolving inside any root: bin/sh -> busybox, usr/bin/x -> ../../bin/busybox
+            link = posixpath.relpath("bin/busybox", posixpath.dirname(applet) or ".")
+            tar.addfile(entry(applet, tarfile.SYMTYPE, 0o777, link=link))
     return buf.getvalue()
 
 
@@ -129,13 +131,20 @@ class _Writer(io.RawIOBase):
         return len(data)
 
 
-def _debian_mirror() -> str:
-    for path in (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list")):
+APT_SOURCES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
+
+
+def _debian_mirror(sources: tuple[Path, ...] = APT_SOURCES) -> str:
+    """The host's Debian mirror, from a deb822 ``URIs:`` line or a one-line ``deb URL`` line (not from comments)."""
+    for path in sources:
         try:
             text = path.read_text()
         except OSError:
             continue
-        for word in text.split():
-            if word.startswith("http") and "security" not in word:
-                return word.rstrip("/")
+        for line in text.splitlines():
+            if line.lstrip().startswith("#"):
+                continue
+            for word in line.split():
+                if word.startswith("http") and "security" not in word:
+                    return word.rstrip("/")
     return "http://deb.debian.org/debian"

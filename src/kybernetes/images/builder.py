@@ -105,7 +105,6 @@ class Builder:
     # -- entry point ----------------------------------------------------------------------------------------
 
     async def build(self, opts: BuildOptions) -> Image:
-        from .dockerfile import parse_dockerfile
         from .dockerignore import DockerIgnore
 
         say = opts.progress
@@ -119,7 +118,7 @@ class Builder:
             text = df_path.read_text()
         except FileNotFoundError:
             raise BuildError(f"failed to read dockerfile: open {df_path.name}: no such file or directory") from None
-        dockerfile = parse_dockerfile(text, build_args=opts.build_args, target=opts.target)
+        dockerfile = self._parse(text, opts)
         ignore_path = context / ".dockerignore"
         ignore = DockerIgnore.from_text(ignore_path.read_text()) if ignore_path.exists() else None
         self._excluded = (lambda rel, is_dir: ignore.excludes(rel, is_dir)) if ignore is not None else None
@@ -149,6 +148,29 @@ class Builder:
         for t in opts.tags:
             say(f"Successfully tagged {reference.parse(t).familiar}")
         return image
+
+    def _parse(self, text: str, opts: BuildOptions) -> m.Dockerfile:
+        """Parse twice: the second pass knows the base images' ENV (for ``$PATH`` in ENV) and ONBUILD triggers."""
+        from .dockerfile import parse_dockerfile, platform_args
+
+        builtin = platform_args()
+        first = parse_dockerfile(text, build_args=opts.build_args, target=opts.target, builtin_args=builtin)
+        image_env: dict[str, dict[str, str]] = {}
+        image_onbuild: dict[str, list[str]] = {}
+        for stage in first.stages:
+            if stage.base_stage is not None or stage.is_scratch or not stage.needed:
+                continue
+            try:
+                cfg = self.store.resolve(stage.base).config.get("config") or {}
+            except ImageError:
+                continue  # reported when the stage is built
+            image_env[stage.base] = dict(e.split("=", 1) for e in cfg.get("Env") or [] if "=" in e)
+            if cfg.get("OnBuild"):
+                image_onbuild[stage.base] = list(cfg["OnBuild"])
+        if not image_env and not image_onbuild:
+            return first
+        return parse_dockerfile(text, build_args=opts.build_args, target=opts.target, builtin_args=builtin,
+                                image_env=image_env, image_onbuild=image_onbuild)
 
     # -- stages ---------------------------------------------------------------------------------------------
 
@@ -352,8 +374,8 @@ class Builder:
 
         task = asyncio.ensure_future(waiter())
         try:
-            async for entry in read_log(str(log), follow=True, stop=done):
-                say(entry.line.decode(errors="replace").rstrip("\n"))
+            async for entry in read_log(str(log), follow=True, follow_until=done.is_set):
+                say(entry.data.decode(errors="replace").rstrip("\n"))
             await task
         finally:
             task.cancel()

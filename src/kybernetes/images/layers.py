@@ -18,6 +18,7 @@ import gzip
 import hashlib
 import io
 import os
+import posixpath
 import stat
 import tarfile
 from collections.abc import Iterator
@@ -124,14 +125,18 @@ def unpack_layer(src: BinaryIO, dest: Path) -> tuple[str, int]:
         with tarfile.open(fileobj=buffered, mode="r|") as tar:
             for m in tar:
                 _extract_member(tar, m, root, dirs)
+        # Hash the tar's trailing padding too: the DiffID covers the whole uncompressed stream (and a gzip
+        # stream's CRC is only checked at its end).
+        while buffered.read(1 << 20):
+            pass
     except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib_error()) as e:
         raise LayerError(f"invalid layer archive: {e}") from None
-    # Directory times and modes last, so creating their entries does not disturb them.
-    for path, m in reversed(dirs):
-        _apply_meta(path, m)
-    # Hash the tar's trailing padding too: the DiffID covers the whole uncompressed stream.
-    while buffered.read(1 << 20):
-        pass
+    # Directory times and modes last, so creating their entries does not disturb them. Resolved again: a later
+    # entry may have replaced the directory (or a parent) with a symlink, and chmod/utime follow symlinks.
+    for name, m in reversed(dirs):
+        path = secure_join(root, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            _apply_meta(path, m)
     return "sha256:" + hashing.hash.hexdigest(), hashing.size
 
 
@@ -142,31 +147,37 @@ def zlib_error() -> type[Exception]:
 
 
 def _extract_member(tar: tarfile.TarFile, m: tarfile.TarInfo, root: str, dirs: list[tuple[str, tarfile.TarInfo]]) -> None:
-    name = m.name.lstrip("/")
-    base = os.path.basename(name.rstrip("/"))
-    parent = secure_join(root, os.path.dirname(name.rstrip("/")), follow_last=True)
+    # Cleaned lexically first (as containerd does), so no base name is ".." or ".": "a/../.." is the root.
+    name = posixpath.normpath("/" + m.name).lstrip("/")
+    if not name:
+        if m.isdir():
+            dirs.append(("", m))
+        return
+    base = posixpath.basename(name)
+    parent = secure_join(root, posixpath.dirname(name), follow_last=True)
+    # Whiteouts hide what *lower* layers have; files of this same layer stay whatever the entry order
+    # (OCI image-spec, layer.md), and each layer is unpacked into its own directory, so nothing is removed here.
     if base == OPAQUE_MARKER:
         os.makedirs(parent, exist_ok=True)
-        for entry in os.listdir(parent):
-            _remove(os.path.join(parent, entry))
         if IS_ROOT:
             os.setxattr(parent, OPAQUE_XATTR, b"y")
         return
     if base.startswith(WHITEOUT_PREFIX):
-        target = os.path.join(parent, base[len(WHITEOUT_PREFIX) :])
-        _remove(target)
-        if IS_ROOT:
+        hidden = base[len(WHITEOUT_PREFIX) :]
+        if hidden in ("", ".", ".."):
+            raise LayerError(f"invalid whiteout name {m.name}")
+        target = os.path.join(parent, hidden)
+        os.makedirs(parent, exist_ok=True)
+        if IS_ROOT and not os.path.lexists(target):
             os.mknod(target, 0o600 | stat.S_IFCHR, os.makedev(0, 0))
-        return
-    if not base:
         return
     os.makedirs(parent, exist_ok=True)
     path = os.path.join(parent, base)
     if m.isdir():
-        if os.path.lexists(path) and not os.path.isdir(path):
+        if os.path.islink(path) or (os.path.lexists(path) and not os.path.isdir(path)):
             _remove(path)
         os.makedirs(path, exist_ok=True)
-        dirs.append((path, m))
+        dirs.append((name, m))
         return
     if os.path.lexists(path):
         _remove(path)

@@ -36,7 +36,7 @@ def digest_bytes(data: bytes) -> str:
 
 
 def valid_digest(d: str) -> bool:
-    return bool(_DIGEST_RE.match(d))
+    return bool(_DIGEST_RE.fullmatch(d))
 
 
 def hex_of(digest: str) -> str:

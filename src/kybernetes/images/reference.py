@@ -20,7 +20,7 @@ _DOMAIN_RE = re.compile(
     r"^(?:localhost|(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
     r"(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?$"
 )
-_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
+_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)  # Go's \w is ASCII-only
 _DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
 _ID_RE = re.compile(r"^(?:sha256:)?[a-f0-9]{64}$")
 
@@ -87,26 +87,26 @@ def parse(ref: str, default_tag: bool = True) -> Reference:
     rest, digest = ref, ""
     if "@" in rest:
         rest, digest = rest.split("@", 1)
-        if not _DIGEST_RE.match(digest):
+        if not _DIGEST_RE.fullmatch(digest):
             raise ReferenceError_("invalid reference format")
     tag = ""
     slash = rest.rfind("/")
     colon = rest.rfind(":")
     if colon > slash:
         rest, tag = rest[:colon], rest[colon + 1 :]
-        if not _TAG_RE.match(tag):
+        if not _TAG_RE.fullmatch(tag):
             raise ReferenceError_("invalid reference format")
     domain, path = DEFAULT_DOMAIN, rest
     first, sep, remainder = rest.partition("/")
     if sep and (("." in first or ":" in first) or first == "localhost" or first != first.lower()):
         domain, path = first, remainder
-        if not _DOMAIN_RE.match(domain):
+        if not _DOMAIN_RE.fullmatch(domain):
             raise ReferenceError_("invalid reference format")
     if domain == LEGACY_DOMAIN:
         domain = DEFAULT_DOMAIN
-    if path != path.lower() and _PATH_RE.match(path.lower()):
+    if path != path.lower() and _PATH_RE.fullmatch(path.lower()):
         raise ReferenceError_("invalid reference format: repository name must be lowercase")
-    if not _PATH_RE.match(path):
+    if not _PATH_RE.fullmatch(path):
         raise ReferenceError_("invalid reference format")
     if domain == DEFAULT_DOMAIN and "/" not in path:
         path = "library/" + path
@@ -119,7 +119,7 @@ def parse(ref: str, default_tag: bool = True) -> Reference:
 
 def looks_like_id(s: str) -> bool:
     """A full image ID (``sha256:<64 hex>`` or the bare hex)."""
-    return bool(_ID_RE.match(s))
+    return bool(_ID_RE.fullmatch(s))
 
 
 def is_short_id(s: str) -> bool:

@@ -173,7 +173,10 @@ class RuncRuntime(ShimRuntime):
         cdir = self.store.container_dir(cid)
         rootfs = cdir / "bundle" / "rootfs"
         try:
-            mount_overlay(config.rootfs_layers, cdir / "upper", cdir / "work", rootfs)
+            # A caller-owned upper dir (the builder's) lives outside cdir, so removal leaves it for the caller.
+            upper = Path(config.rootfs_upper) if config.rootfs_upper else cdir / "upper"
+            upper.mkdir(parents=True, exist_ok=True)
+            mount_overlay(config.rootfs_layers, upper, cdir / "work", rootfs)
             user = user_in_rootfs(rootfs, config.user)
             cwd = "/" + (config.working_dir or "/").strip("/")
             cwd_dir = secure_join(rootfs, cwd)

@@ -72,7 +72,8 @@ async def spawn_shim(container_dir: Path, shim_config: dict) -> ShimReady:
             env=env, cwd="/", start_new_session=True)
     assert proc.stdout is not None
     try:
-        line = await asyncio.wait_for(proc.stdout.read(), SHIM_START_TIMEOUT)
+        # One line, not read-to-EOF: under uvloop the shim inherits a stray pipe end, so EOF may never come.
+        line = await asyncio.wait_for(proc.stdout.readline(), SHIM_START_TIMEOUT)
     except TimeoutError:
         raise RuntimeError_(f"container shim did not report within {SHIM_START_TIMEOUT:.0f}s") from None
     finally:

@@ -1,46 +1,24 @@
-"""Overlay mounts of layer directories (the snapshotter's "mounts" half).
+"""Overlay mounts of layer directories for the builder (COPY/ADD targets and ``--from`` sources).
 
-An image's layers are read-only lower directories; a writer (a container, a build step) gets a private upper
-directory. `overlay_mount` mounts ``lowers`` (bottom first) with an optional upper; without an upper the mount is
-read-only. overlayfs needs at least two lower dirs for a read-only mount and one for a writable one, so an empty
-directory stands in where an image has too few layers (``FROM scratch``).
+An image's layers are read-only lower directories; a build step gets a private upper directory. `overlay`
+mounts ``lowers`` (bottom first) with an optional upper; without one the mount is read-only. overlayfs needs at
+least two lower dirs for a read-only mount and one for a writable one, so an empty directory stands in where an
+image has too few layers (``FROM scratch``). The system calls are the runtime's (`runtime.mounts`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-MS_RDONLY = 1
-MNT_DETACH = 2
-
-
-class MountError(Exception):
-    pass
-
-
-def _mount(source: str, target: str, fstype: str, flags: int, data: str) -> None:
-    if _libc.mount(source.encode(), target.encode(), fstype.encode(), flags, data.encode()) != 0:
-        err = ctypes.get_errno()
-        raise MountError(f"mount {fstype} on {target}: {os.strerror(err)}")
-
-
-def unmount(target: str | Path, detach: bool = True) -> None:
-    if _libc.umount2(str(target).encode(), MNT_DETACH if detach else 0) != 0:
-        err = ctypes.get_errno()
-        if err not in (22, 2):  # EINVAL: not a mount point; ENOENT: gone
-            raise MountError(f"unmount {target}: {os.strerror(err)}")
+from kybernetes.runtime.mounts import MS_RDONLY, mount, unmount
 
 
 def overlay_options(lowers: list[Path], upper: Path | None, work: Path | None, empty: Path) -> str:
-    """The mount data string; ``lowers`` bottom first (overlayfs wants the top first)."""
+    """The mount data string; ``lowers`` bottom first (overlayfs wants the top first). No side effects."""
     top_first = [str(p) for p in reversed(lowers)]
     minimum = 1 if upper is not None else 2
     while len(top_first) < minimum:
@@ -51,27 +29,21 @@ def overlay_options(lowers: list[Path], upper: Path | None, work: Path | None, e
     return opts
 
 
-def mount_overlay(target: Path, lowers: list[Path], upper: Path | None = None, work: Path | None = None) -> None:
-    empty = target.parent / (target.name + ".empty")
-    empty.mkdir(exist_ok=True)
-    target.mkdir(parents=True, exist_ok=True)
-    flags = MS_RDONLY if upper is None else 0
-    _mount("overlay", str(target), "overlay", flags, overlay_options(lowers, upper, work, empty))
-
-
 @contextlib.contextmanager
 def overlay(lowers: list[Path], upper: Path | None = None, scratch: Path | None = None) -> Iterator[Path]:
     """Mount for the duration of a ``with``: yields the merged directory; always unmounts and cleans up."""
     base = Path(tempfile.mkdtemp(prefix="kyb-mnt-", dir=scratch))
-    merged = base / "merged"
+    merged, empty = base / "merged", base / "empty"
     work = base / "work" if upper is not None else None
-    if work is not None:
-        work.mkdir()
+    for d in (merged, empty, work):
+        if d is not None:
+            d.mkdir()
     try:
-        mount_overlay(merged, lowers, upper, work)
+        mount("overlay", merged, "overlay", MS_RDONLY if upper is None else 0,
+              overlay_options(lowers, upper, work, empty))
         try:
             yield merged
         finally:
-            unmount(merged, detach=False)
+            unmount(merged)
     finally:
         shutil.rmtree(base, ignore_errors=True)

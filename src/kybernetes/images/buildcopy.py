@@ -5,7 +5,8 @@ would inside it and the overlay's upper directory records exactly the change:
 
 * a source directory contributes its *contents*; a file lands at ``dest`` or, when ``dest`` ends with ``/`` or
   is an existing directory, at ``dest/<name>``; several sources need a ``dest`` ending with ``/``;
-* wildcards match within path components (``*`` never crosses ``/``); sources resolve inside their root only;
+* wildcards match within path components (``*`` never crosses ``/``); sources resolve inside their root only
+  (a symlink on the way is followed as if the root were ``/``, so it never leads out of the context);
 * copied files keep mode and mtime, are owned by 0:0 unless ``--chown``; ``--chmod`` sets the mode;
 * ADD unpacks a local tar (plain, gzip, bzip2, xz) into ``dest``.
 """
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .layers import secure_join
+from .layers import LayerError, secure_join
 
 
 class CopyError(Exception):
@@ -38,18 +39,30 @@ class Source:
 Excluded = Callable[[str, bool], bool]
 
 
+def _scoped(root: Path, rel: str, follow_last: bool = False) -> Path:
+    """``rel`` inside ``root`` with symlinks resolved as if ``root`` were ``/``: a link never leads out of it."""
+    try:
+        return Path(secure_join(str(root), rel, follow_last=follow_last))
+    except LayerError as e:
+        raise CopyError(str(e)) from None
+
+
+def _is_real_dir(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
+
+
 def _glob(root: Path, pattern: str, excluded: Excluded | None) -> list[str]:
     parts = [p for p in pattern.split("/") if p not in ("", ".")]
     found = [""]
     for part in parts:
         nxt = []
         for base in found:
-            directory = root / base if base else root
+            directory = _scoped(root, base, follow_last=True) if base else root
             if not any(c in part for c in "*?["):
                 if part == "..":
                     raise CopyError(f"forbidden path outside the build context: {pattern} ()")
                 cand = f"{base}/{part}" if base else part
-                if os.path.lexists(root / cand):
+                if os.path.lexists(_scoped(root, cand)):
                     nxt.append(cand)
                 continue
             try:
@@ -59,7 +72,7 @@ def _glob(root: Path, pattern: str, excluded: Excluded | None) -> list[str]:
             nxt += [f"{base}/{n}" if base else n for n in names if fnmatch.fnmatchcase(n, part)]
         found = nxt
     if excluded is not None:
-        found = [f for f in found if f == "" or not excluded(f, (root / f).is_dir())]
+        found = [f for f in found if f == "" or not excluded(f, _is_real_dir(_scoped(root, f)))]
     return found
 
 
@@ -74,7 +87,7 @@ def resolve_sources(root: Path, patterns: list[str], excluded: Excluded | None, 
             raise CopyError(
                 f"{what} failed: file not found in build context or excluded by .dockerignore: stat {pattern}: file does not exist"
             )
-        out += [Source(m or ".", root / m if m else root) for m in matches]
+        out += [Source(m or ".", _scoped(root, m) if m else root) for m in matches]
     return out
 
 
@@ -114,7 +127,7 @@ def sources_digest(sources: list[Source], excluded: Excluded | None) -> str:
 
 
 def _is_archive(path: Path) -> bool:
-    if not path.is_file():
+    if path.is_symlink() or not path.is_file():  # a link is copied as a link, never read through
         return False
     try:
         return tarfile.is_tarfile(path)
@@ -163,7 +176,13 @@ def copy_sources(
         _copy_one(src.path, target, owner, chmod)
 
 
-def _ensure_dir(root: str, path: str, owner: tuple[int, int]) -> None:
+def make_dir(merged: Path, path: str) -> None:
+    """WORKDIR's directory (with missing parents, root's, 0755), resolved through the image's own symlinks."""
+    root = str(merged)
+    _ensure_dir(root, _scoped(merged, path, follow_last=True), (0, 0))
+
+
+def _ensure_dir(root: str, path: str | Path, owner: tuple[int, int]) -> None:
     if os.path.isdir(path):
         return
     rel = os.path.relpath(path, root)

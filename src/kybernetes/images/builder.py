@@ -6,11 +6,12 @@ Design:
   A stage's *state* is an image config plus its layer descriptors; metadata instructions (ENV, CMD, USER...)
   change the config only, layer instructions (RUN, COPY, ADD) add one layer.
 * RUN runs the command in a runc container through the `Runtime` interface: the lower layers are the state's
-  snapshots, the writable layer is a directory the builder owns (``rootfs_upper``), and after the command exits
+  snapshots (over an "init" layer holding the runtime's mount points, so that runc does not create them in the
+  step's layer), the writable layer is a directory the builder owns (``rootfs_upper``), and after the command exits
   0 that directory *is* the new layer: it is written as a tar blob (overlay whiteouts become ``.wh.`` entries)
   and adopted as the layer's snapshot without unpacking it again. The build sandbox has loopback only.
 * COPY/ADD write into a mounted overlay of the current layers (so paths resolve through the image's own
-  symlinks) whose upper directory becomes the layer the same way.
+  symlinks) whose upper directory becomes the layer the same way; so does WORKDIR when its directory is missing.
 * Every layer step is looked up in the `BuildCache` first (key: parent state + instruction + sources' content),
   so an unchanged step is not run again and a fully cached rebuild yields the same image ID.
 * Nothing is tagged until the last step succeeded: a failed build leaves no image (cache entries of the steps
@@ -42,13 +43,14 @@ from .buildcopy import (
     CopyError,
     Source,
     copy_sources,
+    make_dir,
     parse_chmod,
     resolve_owner,
     resolve_sources,
     sources_digest,
 )
 from .config import merge_env
-from .layers import diff_to_tar
+from .layers import diff_to_tar, secure_join
 from .mounts import overlay
 from .store import Image, ImageError, ImageNotFound, ImageStore
 
@@ -105,7 +107,7 @@ class Builder:
     # -- entry point ----------------------------------------------------------------------------------------
 
     async def build(self, opts: BuildOptions) -> Image:
-        from .dockerignore import DockerIgnore
+        from .dockerignore import DockerIgnore, DockerIgnoreError
 
         say = opts.progress
         context = opts.context.resolve()
@@ -120,8 +122,12 @@ class Builder:
             raise BuildError(f"failed to read dockerfile: open {df_path.name}: no such file or directory") from None
         dockerfile = self._parse(text, opts)
         ignore_path = context / ".dockerignore"
-        ignore = DockerIgnore.from_text(ignore_path.read_text()) if ignore_path.exists() else None
-        self._excluded = (lambda rel, is_dir: ignore.excludes(rel, is_dir)) if ignore is not None else None
+        try:
+            ignore = DockerIgnore.from_text(ignore_path.read_text()) if ignore_path.exists() else None
+        except DockerIgnoreError as e:
+            raise BuildError(f"failed to parse .dockerignore: {e}") from None
+        self._excluded = None if ignore is None else (  # an exception may re-include files of an excluded dir
+            lambda rel, is_dir: ignore.excludes(rel, is_dir) and not (is_dir and ignore.may_include_below(rel)))
         self._context = context
         self._no_cache = opts.no_cache
         needed = dockerfile.required_stages()
@@ -215,6 +221,10 @@ class Builder:
         if isinstance(p, m.Copy | m.Add):
             await self._copy(ins, p, state, states, say)
             return
+        if isinstance(p, m.Workdir):
+            cfg["WorkingDir"] = os.path.normpath(os.path.join(cfg.get("WorkingDir") or "/", p.path))
+            self._workdir(ins, state, say)
+            return
         if isinstance(p, m.Env):
             cfg["Env"] = merge_env(cfg.get("Env") or [], [f"{k}={v}" for k, v in p.pairs])
         elif isinstance(p, m.Cmd):
@@ -226,8 +236,6 @@ class Builder:
                 cfg["Cmd"] = None
         elif isinstance(p, m.Shell):
             cfg["Shell"] = list(p.command)
-        elif isinstance(p, m.Workdir):
-            cfg["WorkingDir"] = os.path.normpath(os.path.join(cfg.get("WorkingDir") or "/", p.path))
         elif isinstance(p, m.User):
             cfg["User"] = p.user
         elif isinstance(p, m.Expose):
@@ -335,7 +343,8 @@ class Builder:
             log = work / "run.log"
             cfg = state.cfg
             config = rt.ContainerConfig(
-                name=f"step-{secrets.token_hex(6)}", command=argv, rootfs_layers=lowers, rootfs_upper=str(upper),
+                name=f"step-{secrets.token_hex(6)}", command=argv, rootfs_layers=[self._init_layer(work), *lowers],
+                rootfs_upper=str(upper),
                 env=env, working_dir=cfg.get("WorkingDir") or "/", user=cfg.get("User") or "", log_path=str(log))
             try:
                 cid = await self.runtime.create_container(sandbox, config)
@@ -352,6 +361,17 @@ class Builder:
             if code != 0:
                 raise BuildError(f"The command '{' '.join(argv)}' returned a non-zero code: {code}")
             return self._commit(key, upper)
+
+    @staticmethod
+    def _init_layer(work: Path) -> Path:
+        """The runtime's mount points as the bottom layer of a RUN, as Docker's init layer: runc finds them there
+        instead of creating them in the step's layer (an image never gets an empty /etc/hosts or /proc from RUN)."""
+        init = work / "init"
+        for name in ("dev", "etc", "proc", "sys"):
+            (init / name).mkdir(parents=True, mode=0o755)
+        for name in ("etc/hostname", "etc/hosts", "etc/resolv.conf"):
+            (init / name).touch(mode=0o644)
+        return init
 
     async def _stream_until_exit(self, cid: str, log: Path, say: Callable[[str], None]) -> int:
         import asyncio
@@ -395,6 +415,33 @@ class Builder:
                 await self.runtime.remove_pod_sandbox(self._sandbox)
             self._sandbox = ""
 
+    # -- WORKDIR --------------------------------------------------------------------------------------------
+
+    def _workdir(self, ins: m.Instruction, state: State, say: Callable[[str], None]) -> None:
+        """WORKDIR creates its directory (root's, 0755) when the image lacks it: a layer of its own, as in Docker."""
+        path = state.cfg["WorkingDir"]
+        lowers = self._lower_dirs(state)
+        exists = path == "/"
+        if lowers and not exists:
+            with overlay(lowers, scratch=self.scratch) as merged:
+                exists = os.path.isdir(secure_join(str(merged), path, follow_last=True))
+        if exists:
+            self._history(state, ins.original, empty=True)
+            return
+        key = step_key(state.key(), orjson.dumps(["WORKDIR", path]).decode())
+        entry = self._cached(key, say)
+        if entry is None:
+            with self._workspace() as work:
+                upper = work / "upper"
+                upper.mkdir()
+                with overlay(lowers, upper, scratch=self.scratch) as merged:
+                    try:
+                        make_dir(merged, path)
+                    except (CopyError, OSError) as e:
+                        raise BuildError(f"failed to create WORKDIR {path}: {e}") from None
+                entry = self._commit(key, upper)
+        self._add_layer(state, entry, ins.original)
+
     # -- COPY / ADD -----------------------------------------------------------------------------------------
 
     async def _copy(self, ins: m.Instruction, p: m.Copy | m.Add, state: State, states: dict[int, State],
@@ -408,7 +455,6 @@ class Builder:
         async with self._source_root(p, states) as (root, excluded, identity):
             try:
                 sources = resolve_sources(root, list(p.sources), excluded, what) if p.sources else []
-                inline = self._inline_sources(p)
                 digest = identity or sources_digest(sources, excluded)
                 chmod = parse_chmod(p.chmod) if p.chmod else None
             except CopyError as e:
@@ -421,6 +467,7 @@ class Builder:
                 with self._workspace() as work:
                     upper = work / "upper"
                     upper.mkdir()
+                    inline = self._inline_sources(p, work)
                     with overlay(lowers, upper, scratch=self.scratch) as merged:
                         try:
                             owner = resolve_owner(merged, p.chown) if p.chown else (0, 0)
@@ -433,10 +480,12 @@ class Builder:
                     entry = self._commit(key, upper)
         self._add_layer(state, entry, ins.original)
 
-    def _inline_sources(self, p: m.Copy | m.Add) -> list[Source]:
+    @staticmethod
+    def _inline_sources(p: m.Copy | m.Add, work: Path) -> list[Source]:
+        """Heredoc sources as files in the step's workspace (removed with it)."""
         if not p.inline_files:
             return []
-        base = self.scratch / ("inline-" + secrets.token_hex(6))
+        base = work / "inline"
         base.mkdir()
         out = []
         for f in p.inline_files:

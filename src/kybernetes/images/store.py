@@ -269,13 +269,18 @@ class ImageStore:
         return (self.snapshot_dir / oci.hex_of(diff_id) / "done").exists()
 
     def layer_dirs(self, image: Image) -> list[Path]:
-        """The image's layers as directories, bottom first, unpacking (once, shared) those not unpacked yet."""
+        """The image's layers as directories, bottom first, unpacking (once, shared) those not unpacked yet.
+
+        A layer that occurs twice (two RUN steps that changed nothing, Docker's empty layers) is given once, at
+        its topmost place: overlayfs refuses a directory twice in one mount, and applying a layer again on top
+        makes its earlier occurrence irrelevant.
+        """
         out = []
         for desc, diff_id in zip(image.layers, image.diff_ids, strict=True):
             if not self.has_snapshot(diff_id):
                 self._unpack(desc["digest"], diff_id)
             out.append(self.snapshot_path(diff_id))
-        return out
+        return [d for i, d in enumerate(out) if d not in out[i + 1:]]
 
     def _unpack(self, blob_digest: str, diff_id: str) -> None:
         final = self.snapshot_dir / oci.hex_of(diff_id)

@@ -7,11 +7,14 @@ Everything lives under ``root``::
     containers/<id>/  container.json, shim.json, shim.log, exit.json, upper/ + work/ (the private overlay
                       layer), bundle/config.json and bundle/rootfs (the overlay mount)
     runc/             runc's own state (``runc --root``)
+    shims/            spare shims' sockets (``spare-<pid>-<start>.sock``) and their log
 
 A container's cgroup is ``<cgroup_root>/<sandbox cgroup_parent or sandbox id>/<container id>`` in every
 hierarchy. Creating a container mounts its overlay, resolves its user against the image's /etc/passwd, writes
-the OCI spec (`oci`) and starts its shim (`shim`), which runs ``runc create`` and stays as the parent of the
-container's init; ``start`` is ``runc start``. State comes from records, ``/proc`` and the shim's exit file
+the OCI spec (`oci`) and hands the container to a spare shim (`shim`; started ahead of time, so creation does
+not wait for an interpreter; a new one is started in the background for the next container, and a fresh shim is
+spawned when no spare can be had), which runs ``runc create`` and stays as the parent of the container's init.
+``start`` does what ``runc start`` does without a runc process: it reads the init's exec FIFO (`runccli`). State comes from records, ``/proc`` and the shim's exit file
 (`shimbase`), so a new `RuncRuntime` over the same root carries on where another left off.
 
 Creation undoes itself on failure (delete, unmount, forget); removal is idempotent; `cleanup_all` takes down
@@ -20,6 +23,7 @@ everything under the root, for tests and for uninstalling.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -56,18 +60,29 @@ from .podsandbox import (
 )
 from .runccli import Runc
 from .shimbase import ShimRuntime
-from .shimctl import proc_comm, spawn_shim
+from .shimctl import (
+    ShimReady,
+    claim_spare,
+    hand_to_spare,
+    has_spare,
+    kill_spares,
+    proc_comm,
+    release_spare,
+    spawn_shim,
+    spawn_spare,
+)
 from .store import ContainerRecord, SandboxRecord
 from .users import secure_join, user_in_rootfs
 
 RUNC_INIT_COMM = "runc:[2:INIT]"
+SPARE_SHIM_IDLE = 600.0  # seconds an unused spare shim waits before it exits; 0 turns spares off
 
 
 class RuncRuntime(ShimRuntime):
     name = "runc"
 
     def __init__(self, root: Path, network: NetworkPlugin | None = None, cgroup_root: str = "/kyb",
-                 runc: str = "runc") -> None:
+                 runc: str = "runc", spare_shim_idle: float = SPARE_SHIM_IDLE) -> None:
         super().__init__(root)
         if not cgroup_root.strip("/"):
             raise ValueError("cgroup_root must name a cgroup below the root one")
@@ -76,6 +91,9 @@ class RuncRuntime(ShimRuntime):
         self.runc = Runc(shutil.which(runc) or runc, self.root / "runc")
         self.cgroups = Hierarchies()
         self.limits = host_limits()
+        self.shim_dir = self.root / "shims"
+        self.spare_shim_idle = spare_shim_idle
+        self._spare_task: asyncio.Task[bool] | None = None
 
     # --- sandboxes ---------------------------------------------------------------------------------------------
 
@@ -172,6 +190,9 @@ class RuncRuntime(ShimRuntime):
         self.store.reserve_container(rec)
         cdir = self.store.container_dir(cid)
         rootfs = cdir / "bundle" / "rootfs"
+        # A spare shim, or one starting while the rootfs and spec are prepared.
+        claimed = claim_spare(self.shim_dir) if self.spare_shim_idle > 0 else None
+        spare = self._start_spare() if claimed is None and self.spare_shim_idle > 0 else None
         try:
             # A caller-owned upper dir (the builder's) lives outside cdir, so removal leaves it for the caller.
             upper = Path(config.rootfs_upper) if config.rootfs_upper else cdir / "upper"
@@ -187,7 +208,7 @@ class RuncRuntime(ShimRuntime):
                 config, user, self._sandbox_view(sandbox), cgroup_path, cwd, self.limits)))
             if config.log_path:
                 Path(config.log_path).parent.mkdir(parents=True, exist_ok=True)
-            ready = await spawn_shim(cdir, {
+            ready = await self._shim(cdir, claimed, spare, {
                 "mode": "runc", "id": cid, "tty": config.tty, "exit_path": str(cdir / "exit.json"),
                 "log_path": config.log_path, "log_max_bytes": config.log_max_bytes,
                 "log_max_files": config.log_max_files, "runc": self.runc.argv(), "bundle": str(cdir / "bundle"),
@@ -195,12 +216,45 @@ class RuncRuntime(ShimRuntime):
                 "console_socket": os.path.join(tempfile.gettempdir(), f"kyb-{cid[:32]}.sock"),
                 "oom_control": self.cgroups.oom_counter_file(cgroup_path)})
         except BaseException:
+            if claimed is not None:
+                release_spare(claimed)
             await self._destroy_container(rec)
             raise
         rec.pid, rec.pid_start = ready.pid, ready.pid_start
         rec.shim_pid, rec.shim_start = ready.shim_pid, ready.shim_start
         self.store.save_container(rec)
         return cid
+
+    def _start_spare(self) -> asyncio.Task[bool] | None:
+        """Start a spare shim in the background unless one is idle or starting already."""
+        loop = asyncio.get_running_loop()
+        task = self._spare_task
+        if task is not None and not task.done() and task.get_loop() is loop:
+            return task
+        if has_spare(self.shim_dir):
+            return None
+        self._spare_task = task = loop.create_task(self._spawn_spare())
+        return task
+
+    async def _spawn_spare(self) -> bool:
+        try:
+            await spawn_spare(self.shim_dir, self.spare_shim_idle)
+        except (RuntimeError_, OSError):
+            return False
+        return True
+
+    async def _shim(self, cdir: Path, claimed: str | None, spare: asyncio.Task[bool] | None,
+                    shim_config: dict) -> ShimReady:
+        """The container's shim: a spare when one can be had, else a new one."""
+        if claimed is None and spare is not None and await spare:
+            claimed = claim_spare(self.shim_dir)
+        ready = None
+        if claimed is not None:
+            ready = await hand_to_spare(claimed, cdir, shim_config)
+            self._start_spare()  # the next container's, started once this one's runc create is done
+        if ready is None:
+            ready = await spawn_shim(cdir, shim_config)
+        return ready
 
     def _sandbox_view(self, rec: SandboxRecord) -> SandboxView:
         sdir = self.store.sandbox_dir(rec.id)
@@ -221,7 +275,7 @@ class RuncRuntime(ShimRuntime):
             rec.started_at = time.time()
             self.store.save_container(rec)
             try:
-                await self.runc.run("start", container_id)
+                await self.runc.start(container_id, rec.pid, rec.pid_start)
             except BaseException:
                 rec.started_at = 0.0
                 self.store.save_container(rec)
@@ -270,6 +324,11 @@ class RuncRuntime(ShimRuntime):
 
     async def cleanup_all(self) -> None:
         """Kill, delete and unmount everything under this runtime's root, then remove the root itself."""
+        task = self._spare_task
+        if task is not None and task.get_loop() is asyncio.get_running_loop():
+            with contextlib.suppress(Exception):
+                await task
+        kill_spares(self.shim_dir)
         for rec in self.store.containers():
             with contextlib.suppress(RuntimeError_, OSError):
                 await self.runc.kill(rec.id, 9)

@@ -25,6 +25,15 @@ from typing import Any
 from .api import ExecProcess, RuntimeError_
 from .execproc import PipeExec, PtyExec
 from .shim import runc_error
+from .shimctl import is_alive
+
+
+def _read_some(fd: int) -> bytes | None:
+    """Whatever the FIFO holds (b"" at EOF), or None when it would block."""
+    try:
+        return os.read(fd, 4096)
+    except BlockingIOError:
+        return None
 
 
 class Runc:
@@ -45,6 +54,54 @@ class Runc:
         if check and rc != 0:
             raise RuntimeError_(f"runc {args[0]}: {runc_error(err)}")
         return rc, out.decode(errors="replace")
+
+    async def start(self, container_id: str, init_pid: int, init_start: int) -> None:
+        """What ``runc start`` does, without a runc process: read the init's exec FIFO to EOF, then remove it.
+
+        runc's init opens ``<state>/<id>/exec.fifo`` for writing, writes one byte and blocks until a reader
+        comes; its exec closes the FIFO (close-on-exec), so EOF means the container's process now runs. runc
+        tells "created" from "running" by the FIFO's existence, hence the removal. Opened without blocking and
+        polled: a FIFO only reports hang-up after a writer has come and gone, and the init is watched meanwhile.
+        """
+        path = self.state_dir / container_id / "exec.fifo"
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise RuntimeError_("runc start: cannot start an already running container") from None
+        loop = asyncio.get_running_loop()
+        data = b""
+        try:
+            while True:
+                readable: asyncio.Future[None] = loop.create_future()
+
+                def wake(f: asyncio.Future[None] = readable) -> None:
+                    if not f.done():
+                        f.set_result(None)
+
+                loop.add_reader(fd, wake)
+                try:
+                    await asyncio.wait_for(readable, 0.1)
+                except TimeoutError:
+                    if not is_alive(init_pid, init_start):
+                        chunk = _read_some(fd)
+                        if not (data or chunk):
+                            raise RuntimeError_("runc start: container process is already dead") from None
+                        break
+                    continue
+                finally:
+                    loop.remove_reader(fd)
+                chunk = _read_some(fd)
+                if chunk is None:
+                    continue
+                if not chunk:
+                    break
+                data += chunk
+            if not data:
+                raise RuntimeError_("runc start: cannot start an already running container")
+        finally:
+            os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
 
     async def kill(self, container_id: str, sig: int) -> None:
         await self.run("kill", container_id, str(sig), check=False)

@@ -15,6 +15,11 @@ Started as ``python -S -m kybernetes.runtime.shim <container dir>`` by `shimctl.
 6. when the init exits, drains the output, reads the memory cgroup's ``oom_kill`` counter, writes ``exit.json``
    atomically (``exit_code`` is 128 + signal when killed) and exits.
 
+Started as ``python -S -P -m kybernetes.runtime.shim --spare <shim dir> <idle seconds>`` (`shimctl.spawn_spare`),
+it is a spare: it detaches and sets itself up the same way, reports ``ready <pid>``, then waits on a unix socket
+in the shim dir for a container directory (see `spare`) and goes on from step 3, its status line going back over
+the socket.
+
 Its resident size and start time are paid once per container, so it imports only C modules (``_signal``,
 ``select``, ``marshal``), ``os``, ``sys``, ``time``, ``crilog`` and ``ctypes`` (for ``prctl``; ``socket`` only
 for a console); ``-S`` keeps ``site`` out. No ``json``: it would bring ``re`` and ``enum`` (12 ms of imports).
@@ -35,6 +40,7 @@ from kybernetes.runtime.crilog import LineSplitter, LogFile
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import signal
+    from collections.abc import Callable
 else:  # the C module: ``signal`` imports ``enum``, which costs more than the rest of the shim together
     import _signal as signal
 
@@ -278,12 +284,8 @@ def report(status: str) -> None:
     os.close(devnull)
 
 
-def main() -> None:
-    container_dir = sys.argv[1]
-    with open(os.path.join(container_dir, "shim.conf"), "rb") as f:
-        cfg = marshal.load(f)
-    if os.fork() != 0:
-        os._exit(0)
+def setup() -> tuple[int, int]:
+    """Signals, the wake pipe and the subreaper bit; return (wake read end, /dev/null)."""
     os.chdir("/")
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     wake_r, wake_w = os.pipe()
@@ -292,22 +294,141 @@ def main() -> None:
     signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.signal(signal.SIGUSR1, lambda *_: None)
     devnull = os.open("/dev/null", os.O_RDWR)
+    set_subreaper()
+    return wake_r, devnull
+
+
+def run(container_dir: str, wake_r: int, devnull: int, status: Callable[[str], None]) -> None:
+    """Create the container of ``container_dir``, report through ``status``, serve it until it exits; exit."""
     try:
-        set_subreaper()
+        with open(os.path.join(container_dir, "shim.conf"), "rb") as f:
+            cfg = marshal.load(f)
         log = None
         if cfg["log_path"]:
             log = LogFile(cfg["log_path"], cfg["log_max_bytes"], cfg["log_max_files"])
         create = runc_create if cfg["mode"] == "runc" else process_create
         init_pid, streams = create(cfg, devnull)
-    except (ShimError, OSError, ValueError) as e:
-        report(f"error {e}")
+    except (ShimError, OSError, ValueError, EOFError, KeyError, TypeError) as e:
+        status(f"error {e}")
         os._exit(1)
-    report(f"ok {init_pid} {os.getpid()}")
+    status(f"ok {init_pid} {os.getpid()}")
     code = serve(cfg, init_pid, streams, log, wake_r)
     write_exit(cfg, init_pid, code)
     if log is not None:
         log.close()
     os._exit(0)
+
+
+def main() -> None:
+    if sys.argv[1] == "--spare":
+        spare(sys.argv[2], float(sys.argv[3]))
+        return
+    container_dir = sys.argv[1]
+    if os.fork() != 0:
+        os._exit(0)
+    try:
+        wake_r, devnull = setup()
+    except (ShimError, OSError) as e:
+        report(f"error {e}")
+        os._exit(1)
+    run(container_dir, wake_r, devnull, report)
+
+
+# --- the spare shim ------------------------------------------------------------------------------------------
+
+SPARE_TICK = 1.0  # how often an idle spare checks that its directory is still there
+CLAIM_GRACE = 30.0  # how long a claimed spare waits for its claimant to connect
+
+
+def own_start_time() -> int:
+    with open("/proc/self/stat", "rb") as f:
+        data = f.read()
+    return int(data[data.rfind(b")") + 2:].split()[19])
+
+
+def spare(shim_dir: str, idle: float) -> None:
+    """Wait, already detached, for a container directory on ``<shim_dir>/spare-<pid>-<start>.sock``; run it.
+
+    A claimant renames the socket to ``.claimed`` (atomic: one claimant wins), connects, sends the container
+    directory and a newline and reads the status line back. The spare exits by itself after ``idle`` seconds
+    unclaimed (unlinking its socket first, which no claimant can then rename), as soon as ``shim_dir`` or its
+    socket disappears, or when a claimant does not connect within `CLAIM_GRACE`.
+    """
+    import _socket  # not ``socket``: it imports ``enum`` and ``selectors`` (11 ms)
+
+    if os.fork() != 0:
+        os._exit(0)
+    try:
+        wake_r, devnull = setup()
+        name = f"spare-{os.getpid()}-{own_start_time()}"
+        path = os.path.join(shim_dir, name + ".sock")
+        claimed = os.path.join(shim_dir, name + ".claimed")
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        sock.bind(path)
+        sock.listen(8)
+    except (ShimError, OSError) as e:
+        report(f"error {e}")
+        os._exit(1)
+    report(f"ready {os.getpid()}")
+    sock.settimeout(SPARE_TICK)
+    deadline = time.monotonic() + idle
+    claimed_at = 0.0
+    while True:
+        try:
+            conn_fd, _ = sock._accept()  # type: ignore[attr-defined]  # what socket.accept wraps
+            break
+        except TimeoutError:
+            pass
+        now = time.monotonic()
+        if os.path.exists(path):
+            if now < deadline and os.path.isdir(shim_dir):
+                continue
+            try:
+                os.unlink(path)  # retire; fails when a claimant renamed it first
+            except OSError:
+                continue
+            os._exit(0)
+        if not os.path.exists(claimed):
+            os._exit(0)
+        claimed_at = claimed_at or now
+        if now - claimed_at > CLAIM_GRACE:
+            try:
+                os.unlink(claimed)
+            except OSError:
+                pass
+            os._exit(0)
+    sock.close()
+    try:
+        os.unlink(claimed)
+    except OSError:
+        pass
+    conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, conn_fd)
+    conn.settimeout(10)
+    data = b""
+    try:
+        while not data.endswith(b"\n"):
+            chunk = conn.recv(4096)
+            if not chunk:
+                os._exit(1)
+            data += chunk
+    except OSError:
+        os._exit(1)
+    container_dir = data[:-1].decode()
+    try:
+        fd = os.open(os.path.join(container_dir, "shim.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.dup2(fd, 2)
+        os.close(fd)
+    except OSError:
+        pass
+
+    def status(line: str) -> None:
+        try:
+            conn.sendall((line.replace("\n", " ") + "\n").encode())
+        except OSError:
+            pass
+        conn.close()
+
+    run(container_dir, wake_r, devnull, status)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import shlex
 import signal
 import sys
@@ -49,10 +50,20 @@ def _run_cmd(args: argparse.Namespace, body: Callable[[Engine], Coroutine[Any, A
     except (EngineError, RuntimeError_) as e:
         message = str(e)
         print(message if message.startswith("Error response") else f"error: {message}", file=sys.stderr)
-        return 125 if args.command == "run" else 1
+        return _failed_run_code(message) if args.command == "run" else 1
     except KeyboardInterrupt:
         return 130
     return result[0]
+
+
+def _failed_run_code(message: str) -> int:
+    """Docker's exit codes for a ``run`` that failed: 127 when the command cannot be found, 126 when it cannot
+    be executed, 125 for every other failure."""
+    if "exec:" in message and ("executable file not found" in message or "no such file or directory" in message):
+        return 127
+    if "exec:" in message and "permission denied" in message:
+        return 126
+    return 125
 
 
 def _parse_memory(text: str) -> int:
@@ -87,11 +98,20 @@ async def _follow(eng: Engine, rec: Record, follow: bool, tail: int | None = Non
 
 
 def _run(args: argparse.Namespace) -> int:
+    from kybernetes.runtime.api import RuntimeError_
+
+    try:
+        memory = _parse_memory(args.memory) if args.memory else 0
+    except ValueError:
+        print(f"error: invalid argument \"{args.memory}\" for \"-m, --memory\" flag: invalid size: '{args.memory}'",
+              file=sys.stderr)
+        return 125
+
     async def body(eng: Engine) -> int:
         rec = await eng.run(
             args.image, args.cmd, name=args.name or "", env=args.env, publish=args.publish, links=args.link,
             entrypoint=shlex.split(args.entrypoint) if args.entrypoint is not None else None, workdir=args.workdir or "",
-            user=args.user or "", auto_remove=args.rm, memory=_parse_memory(args.memory) if args.memory else 0,
+            user=args.user or "", auto_remove=args.rm, memory=memory,
             progress=lambda line: print(line, file=sys.stderr))
         if args.detach:
             print(rec.id)
@@ -109,6 +129,9 @@ def _run(args: argparse.Namespace) -> int:
         status = await eng.wait(rec)
         if args.rm:
             await eng.remove(rec, force=True)
+        else:
+            with contextlib.suppress(RuntimeError_, OSError):  # best effort: the next run releases it too
+                await eng.release(rec)
         return status.exit_code
 
     return _run_cmd(args, body)
@@ -139,6 +162,8 @@ def _ports_text(rec: Record) -> str:
 
 def _ps(args: argparse.Namespace) -> int:
     async def body(eng: Engine) -> int:
+        from kybernetes.runtime.api import ContainerState
+
         rows = await eng.ps(all_=args.all)
         if args.quiet:
             for rec, _ in rows:
@@ -147,8 +172,9 @@ def _ps(args: argparse.Namespace) -> int:
         now = time.time()
         lines = [["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]]
         for rec, st in rows:
+            running = st is not None and st.state == ContainerState.RUNNING  # a stopped one has no ports
             lines.append([rec.short_id, rec.image, _command_text(rec.command), human_duration(now - rec.created) + " ago",
-                          _status_text(st, now), _ports_text(rec), rec.name])
+                          _status_text(st, now), _ports_text(rec) if running else "", rec.name])
         print(table(lines))
         return 0
 
@@ -156,11 +182,23 @@ def _ps(args: argparse.Namespace) -> int:
 
 
 def _logs(args: argparse.Namespace) -> int:
+    try:
+        tail = None if args.tail in (None, "all") else int(args.tail)
+        if tail is not None and tail < 0:
+            tail = None  # Docker's "all"
+    except ValueError:
+        print(f"error: invalid value for \"tail\": \"{args.tail}\" (a number of lines, or all)", file=sys.stderr)
+        return 1
+    try:
+        since = time.time() - _parse_duration(args.since) if args.since else None
+    except ValueError:
+        print(f"error: invalid value for \"since\": \"{args.since}\" (a duration such as 30s, 5m or 2h)",
+              file=sys.stderr)
+        return 1
+
     async def body(eng: Engine) -> int:
         rec = eng.find(args.container)
-        since = time.time() - _parse_duration(args.since) if args.since else None
-        await _follow(eng, rec, follow=args.follow, tail=None if args.tail in (None, "all") else int(args.tail),
-                      timestamps=args.timestamps, since=since)
+        await _follow(eng, rec, follow=args.follow, tail=tail, timestamps=args.timestamps, since=since)
         return 0
 
     return _run_cmd(args, body)
@@ -184,7 +222,7 @@ def _exec(args: argparse.Namespace) -> int:
             return 1
         from .execio import run_exec
 
-        return await run_exec(eng.runtime, rec.container_id, args.cmd, tty=args.tty, stdin=args.interactive)
+        return await run_exec(eng.runtime_of(rec), rec.container_id, args.cmd, tty=args.tty, stdin=args.interactive)
 
     return _run_cmd(args, body)
 

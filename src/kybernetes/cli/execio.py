@@ -60,18 +60,19 @@ async def run_exec(runtime: Runtime, container_id: str, cmd: list[str], tty: boo
     if not cmd:
         print("error: exec needs a command", file=sys.stderr)
         return 125
-    proc = await runtime.exec(container_id, cmd, tty=tty, stdin=stdin)
-    tasks: list[asyncio.Future[Any]] = [
-        asyncio.ensure_future(_pump_out(proc.stdout(), sys.stdout.buffer)),
-    ]
-    if not tty:
-        tasks.append(asyncio.ensure_future(_pump_out(proc.stderr(), sys.stderr.buffer)))
-    feeder = asyncio.ensure_future(_pump_in(proc)) if stdin else None
-    loop = asyncio.get_running_loop()
-    if tty:
-        await proc.resize(*_winsize())
-        loop.add_signal_handler(signal.SIGWINCH, lambda: asyncio.ensure_future(proc.resize(*_winsize())))
+    # Raw mode before the process starts: its first output must not pass through our terminal's line discipline.
     with _raw(tty and stdin):
+        proc = await runtime.exec(container_id, cmd, tty=tty, stdin=stdin)
+        tasks: list[asyncio.Future[Any]] = [
+            asyncio.ensure_future(_pump_out(proc.stdout(), sys.stdout.buffer)),
+        ]
+        if not tty:
+            tasks.append(asyncio.ensure_future(_pump_out(proc.stderr(), sys.stderr.buffer)))
+        feeder = asyncio.ensure_future(_pump_in(proc)) if stdin else None
+        loop = asyncio.get_running_loop()
+        if tty:
+            await proc.resize(*_winsize())
+            loop.add_signal_handler(signal.SIGWINCH, lambda: asyncio.ensure_future(proc.resize(*_winsize())))
         code = await proc.wait()
         await asyncio.gather(*tasks, return_exceptions=True)
     if feeder is not None:

@@ -3,6 +3,9 @@
 Each container is a one-container pod sandbox (its own network namespace on the engine's bridge, hostname = the
 short ID), so standalone containers and pods run through exactly the same runtime code. ``run`` either succeeds
 completely or leaves nothing behind: every step registers its undo, and a failure runs the undos in reverse.
+A stopped container gives its network back (ports, address, veth), as Docker's do: `stop` and a foreground
+``run`` release it at once, and ``run`` first releases that of every container that exited on its own (there
+is no daemon to notice), so their host ports can be published again.
 
 Settings come from ``<data>/engine.json`` (written with defaults on first use): bridge name, subnet, cgroup root,
 nftables table and runtime. Tests write their own to keep several engines apart on one machine.
@@ -77,10 +80,18 @@ class Engine:
         self.images = ImageStore(self.data_dir / "images")
         self.records = Records(self.data_dir / "containers")
         self.runtime_name = choose_runtime(runtime or self.cfg.runtime)
-        self.runtime = self._make_runtime()
+        self.runtime = self._make_runtime(self.runtime_name)
+        self._runtimes = {self.runtime_name: self.runtime}
 
-    def _make_runtime(self) -> rt.Runtime:
-        if self.runtime_name == "runc":
+    def runtime_of(self, rec: Record) -> rt.Runtime:
+        """The runtime that runs `rec` (the one it was created with, which later commands need not name)."""
+        name = rec.runtime or self.runtime_name
+        if name not in self._runtimes:
+            self._runtimes[name] = self._make_runtime(name)
+        return self._runtimes[name]
+
+    def _make_runtime(self, name: str) -> rt.Runtime:
+        if name == "runc":
             from kybernetes.network.bridge import BridgeNetwork
             from kybernetes.runtime.runc import RuncRuntime
 
@@ -116,6 +127,7 @@ class Engine:
             env_items = options.parse_env(env or [], dict(os.environ))
             if name:
                 name = options.check_name(name)
+            options.check_workdir(workdir)
         except options.OptionError as e:
             raise EngineError(str(e)) from None
         image = await self._image(image_name, progress)
@@ -126,12 +138,14 @@ class Engine:
         cid = secrets.token_hex(32)
         rec = Record(id=cid, name=name or names.generate({r.name for r in self.records.all()}), image=image_name,
                      image_id=image.id, command=argv, created=time.time(), auto_remove=auto_remove,
-                     ports=[asdict(p) for p in ports], links=list(links or []))
+                     ports=[asdict(p) for p in ports], links=list(links or []), runtime=self.runtime_name)
         hosts: list[tuple[str, list[str]]] = []
         link_env: list[str] = []
         for link in link_specs:
             target = self._find(link.name)
-            ip = await self._ip(target)
+            target_st = await self.status(target)
+            running = target_st is not None and target_st.state == rt.ContainerState.RUNNING
+            ip = await self._ip(target) if running else ""
             if not ip:
                 raise EngineError(f"Cannot link to a non running container: /{target.name} AS /{rec.name}/{link.alias}")
             hosts.append((ip, sorted({link.alias, target.name, target.short_id})))
@@ -152,6 +166,7 @@ class Engine:
         try:
             self.images.lease(rec.id, image.id)
             layers = self.images.layer_dirs(image)
+            await self._release_exited()
             sandbox = await self.runtime.run_pod_sandbox(rt.SandboxConfig(
                 name=rec.name, uid=rec.id, hostname=rec.short_id, hosts=hosts, port_mappings=ports,
                 labels={"kyb.io/container": rec.id}))
@@ -224,14 +239,14 @@ class Engine:
 
     async def _ip(self, rec: Record) -> str:
         with contextlib.suppress(rt.RuntimeError_):
-            return (await self.runtime.pod_sandbox_status(rec.sandbox_id)).ip
+            return (await self.runtime_of(rec).pod_sandbox_status(rec.sandbox_id)).ip
         return ""
 
     async def status(self, rec: Record) -> rt.ContainerStatus | None:
         if not rec.container_id:
             return None
         try:
-            return await self.runtime.container_status(rec.container_id)
+            return await self.runtime_of(rec).container_status(rec.container_id)
         except rt.NotFound:
             return None
 
@@ -260,7 +275,26 @@ class Engine:
     async def stop(self, rec: Record, timeout: float = 10.0) -> None:
         st = await self.status(rec)
         if st is not None and st.state == rt.ContainerState.RUNNING:
-            await self.runtime.stop_container(rec.container_id, timeout)
+            await self.runtime_of(rec).stop_container(rec.container_id, timeout)
+        await self.release(rec)
+
+    async def release(self, rec: Record) -> None:
+        """Give back a stopped container's network (published ports, address, veth), as Docker does when a
+        container stops; its record, log and filesystem stay until ``rm``. Idempotent."""
+        if not rec.sandbox_id:
+            return
+        with contextlib.suppress(rt.NotFound):
+            if (await self.runtime_of(rec).pod_sandbox_status(rec.sandbox_id)).state == rt.SandboxState.READY:
+                await self.runtime_of(rec).stop_pod_sandbox(rec.sandbox_id)
+
+    async def _release_exited(self) -> None:
+        """Release the network of every container that exited on its own since (nobody watches them), so a
+        new container can publish the ports they had."""
+        for other in self.records.all():
+            st = await self.status(other)
+            if st is not None and st.state == rt.ContainerState.EXITED:
+                with contextlib.suppress(rt.RuntimeError_, OSError):
+                    await self.release(other)
 
     async def remove(self, rec: Record, force: bool = False) -> None:
         st = await self.status(rec)
@@ -269,14 +303,14 @@ class Engine:
                 raise EngineError(
                     f"Error response from daemon: cannot remove container \"/{rec.name}\": container is running: "
                     "stop the container before removing or force remove")
-            await self.runtime.stop_container(rec.container_id, 0)
+            await self.runtime_of(rec).stop_container(rec.container_id, 0)
         if rec.container_id:
             with contextlib.suppress(rt.NotFound):
-                await self.runtime.remove_container(rec.container_id)
+                await self.runtime_of(rec).remove_container(rec.container_id)
         if rec.sandbox_id:
             with contextlib.suppress(rt.NotFound):
-                await self.runtime.stop_pod_sandbox(rec.sandbox_id)
-                await self.runtime.remove_pod_sandbox(rec.sandbox_id)
+                await self.runtime_of(rec).stop_pod_sandbox(rec.sandbox_id)
+                await self.runtime_of(rec).remove_pod_sandbox(rec.sandbox_id)
         self.images.release(rec.id)
         self.records.delete(rec)
         shutil.rmtree(self.data_dir / "containers" / rec.id, ignore_errors=True)

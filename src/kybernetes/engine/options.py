@@ -77,6 +77,11 @@ def check_name(name: str) -> str:
     return name.lstrip("/")
 
 
+def check_workdir(workdir: str) -> None:
+    if workdir and not workdir.startswith("/"):
+        raise OptionError(f"the working directory '{workdir}' is invalid, it needs to be an absolute path")
+
+
 def link_env(alias: str, name: str, own_name: str, ip: str, exposed: list[str], env: list[str]) -> list[str]:
     """The legacy link variables Docker sets: ``ALIAS_NAME``, ``ALIAS_PORT_6379_TCP=tcp://ip:6379`` ..."""
     prefix = re.sub(r"[^A-Z0-9_]", "_", alias.upper())

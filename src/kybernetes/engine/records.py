@@ -41,6 +41,7 @@ class Record:
     auto_remove: bool = False
     log_path: str = ""
     env: list[str] = field(default_factory=list)
+    runtime: str = ""  # "runc" or "process"; "" (records written before it was kept): the engine's default
 
     @property
     def short_id(self) -> str:

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import time
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -75,21 +76,28 @@ def busybox_layer(binary: Path = BUSYBOX_BINARY) -> bytes:
     return buf.getvalue()
 
 
-def image_config(diff_ids: list[str], cmd: list[str], created_by: str, env: list[str] | None = None) -> dict[str, Any]:
+def image_config(diff_ids: list[str], cmd: list[str], created_by: str, env: list[str] | None = None,
+                 created: str = "1970-01-01T00:00:00Z") -> dict[str, Any]:
     return {
         "architecture": "amd64",
         "os": "linux",
-        "created": "1970-01-01T00:00:00Z",
+        "created": created,
         "config": {"Env": env or [DEFAULT_PATH], "Cmd": cmd},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        "history": [{"created": "1970-01-01T00:00:00Z", "created_by": created_by}],
+        "history": [{"created": created, "created_by": created_by}],
     }
+
+
+def _mtime_rfc3339(path: Path) -> str:
+    """The file's mtime: a creation time that is real yet the same on every machine with that package."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(path.stat().st_mtime)))
 
 
 def bootstrap_busybox(store: ImageStore, name: str = "busybox:latest") -> Image:
     layer = busybox_layer()
     digest = store.content.write(layer)
-    config = image_config([digest], ["sh"], f"kyb image bootstrap busybox ({BUSYBOX_BINARY})")
+    config = image_config([digest], ["sh"], f"kyb image bootstrap busybox ({BUSYBOX_BINARY})",
+                          created=_mtime_rfc3339(BUSYBOX_BINARY))
     return store.put_image(config, [{"mediaType": oci.OCI_LAYER, "digest": digest, "size": len(layer)}], names=[name])
 
 

@@ -88,7 +88,8 @@ class State:
         return state_key(self.config, self.layers)
 
     def short(self) -> str:
-        return self.key()[:12]
+        """The ID the image would have if the build ended here (what Docker prints after each step)."""
+        return oci.hex_of(oci.digest_bytes(oci.canonical_json({**self.config, "created": self.created})))[:12]
 
 
 def _now() -> str:
@@ -204,7 +205,7 @@ class Builder:
             state = State(copy.deepcopy(image.config), list(image.layers), image.config.get("created") or _now())
             state.config.pop("container_config", None)
         state.cfg.pop("OnBuild", None)
-        say(f" ---> {state.short()}")
+        say(f" ---> {image.short_id if stage.base_stage is None and not stage.is_scratch else state.short()}")
         for ins in stage.instructions:
             self._announce(say, ins.original)
             await self._apply(ins, state, stage, states, say)

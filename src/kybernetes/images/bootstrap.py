@@ -122,7 +122,8 @@ def bootstrap_debian(store: ImageStore, name: str = "debian:bookworm", suite: st
             diff_to_tar(target, cast(IO[bytes], _Writer(w)))
             digest = w.commit()
             size = w.size
-    config = image_config([digest], ["bash"], f"debootstrap --variant=minbase {suite}")
+    config = image_config([digest], ["bash"], f"debootstrap --variant=minbase {suite}",
+                          created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     return store.put_image(config, [{"mediaType": oci.OCI_LAYER, "digest": digest, "size": size}], names=[name])
 
 

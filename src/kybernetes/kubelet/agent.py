@@ -1,0 +1,175 @@
+"""The node agent (``kyb agent``): registers this machine as a Node and runs the pods bound to it in real
+containers.
+
+Shape (upstream's kubelet, small): an informer over the pods bound to the node feeds a work queue; a worker syncs
+one pod at a time by key — `podworker.PodRunner.sync` moves the pod one step towards its spec and computes its
+status — then posts the status (a JSON merge patch from the status it last saw, so removed fields are removed)
+and looks again after the delay the runner asked for (running pods are re-checked every second: the relist that
+notices exits). A pod with a deletionTimestamp is stopped with its grace period and then deleted for good (grace
+0, UID precondition), as the kubelet finishes graceful deletion. Everything the agent knows about running pods is
+read back from the runtime (labels on sandboxes), so after a restart — even ``kill -9`` — it adopts its running
+containers and removes those of pods that no longer exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kybernetes.client.informer import Informer, object_key
+from kybernetes.client.rest import MERGE_PATCH, APIError, Client
+from kybernetes.client.workqueue import WorkQueue, run_workers
+from kybernetes.images.store import ImageStore
+from kybernetes.runtime import api as rt
+
+from .node import NodeConfig, NodeHeartbeat
+from .podworker import PodRunner
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+
+
+@dataclass
+class AgentConfig:
+    node_name: str = ""
+    data_dir: Path = Path("/var/lib/kybernetes")
+    runtime: str = "runc"  # runc | process
+    pod_cidr: str = "10.244.0.0/24"
+    cluster_cidr: str = "10.244.0.0/16"
+    service_cidr: str = "10.96.0.0/12"
+    bridge: str = "kybpods0"
+    nft_table: str = "kybpods"
+    cgroup_root: str = "/kybpods"
+    host_ip: str = "127.0.0.1"
+    kubelet_port: int = 10250
+    lease_renew_interval: float = 10.0
+    workers: int = 8
+
+
+def machine_capacity(data_dir: Path) -> dict[str, str]:
+    mem_kib = 0
+    with contextlib.suppress(OSError), open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem_kib = int(line.split()[1])
+    st = os.statvfs(data_dir)
+    return {"cpu": str(os.cpu_count() or 1), "memory": f"{mem_kib}Ki", "pods": "110",
+            "ephemeral-storage": f"{st.f_blocks * st.f_frsize // 1024}Ki"}
+
+
+def merge_diff(old: Any, new: Any) -> Any:
+    """An RFC 7386 merge patch turning ``old`` into ``new`` (removed keys become null; lists are replaced)."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return new
+    out: dict[str, Any] = {}
+    for k in old.keys() - new.keys():
+        out[k] = None
+    for k, v in new.items():
+        if k not in old:
+            out[k] = v
+        elif old[k] != v:
+            out[k] = merge_diff(old[k], v)
+    return out
+
+
+class Agent:
+    def __init__(self, client: Client, cfg: AgentConfig, runtime: rt.Runtime, images: ImageStore) -> None:
+        self.client = client
+        self.cfg = cfg
+        self.runtime = runtime
+        self.node_name = cfg.node_name or socket.gethostname().lower()
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        capacity = machine_capacity(cfg.data_dir)
+        self.node = NodeConfig(name=self.node_name, internal_ip=cfg.host_ip, capacity=capacity,
+                               pod_cidrs=[cfg.pod_cidr], kubelet_port=cfg.kubelet_port,
+                               node_info={"containerRuntimeVersion": f"{getattr(runtime, 'name', cfg.runtime)}://"})
+        self.runner = PodRunner(runtime, images, pod_root=cfg.data_dir / "pods", log_root=cfg.data_dir / "logs",
+                                host_ip=cfg.host_ip, node_allocatable=capacity)
+        self.heartbeat = NodeHeartbeat(client, renew_interval=cfg.lease_renew_interval)
+        self.pods = Informer(client, "", "v1", "pods", field_selector=f"spec.nodeName={self.node_name}")
+        self.queue: WorkQueue[str] = WorkQueue()
+        self._uids: dict[str, str] = {}  # pod key -> uid of the pod we run under that key
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await self.heartbeat.register(self.node)
+        self.pods.add_event_handler(lambda p: self.queue.add(object_key(p)),
+                                    lambda _o, p: self.queue.add(object_key(p)),
+                                    lambda p: self.queue.add(object_key(p)))
+        self._tasks = [self.pods.start(), asyncio.create_task(self.heartbeat.run(), name="agent heartbeat")]
+        await self.pods.wait_synced()
+        await self._remove_orphans()
+        self._tasks.append(asyncio.create_task(run_workers(self.queue, self.sync, self.cfg.workers),
+                                               name="agent pod workers"))
+
+    async def run(self) -> None:
+        try:
+            await self.start()
+            await asyncio.gather(*self._tasks)
+        finally:
+            await self.stop()
+
+    async def stop(self) -> None:
+        await self.queue.shutdown()
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.pods.stop()
+        await self.heartbeat.close()
+        self._tasks = []
+
+    async def _remove_orphans(self) -> None:
+        """Sandboxes of pods that are gone (deleted while the agent was down) are stopped and removed."""
+        live = {(p.get("metadata") or {}).get("uid") for p in map(self.pods.get, list(self.pods.keys())) if p}
+        for uid in await self.runner.known_pods() - live:
+            log.info("removing the containers of pod %s, which no longer exists", uid)
+            await self.runner.kill(uid, 0)
+
+    async def _fetch(self, namespace: str, kind: str, name: str) -> Obj | None:
+        try:
+            obj: Obj = await self.client.get(f"/api/v1/namespaces/{namespace}/{kind}/{name}")
+            return obj
+        except APIError as e:
+            if e.code == 404:
+                return None
+            raise
+
+    async def sync(self, key: str) -> None:
+        pod = self.pods.get(key)
+        known = self._uids.get(key)
+        if pod is None or (known and pod["metadata"].get("uid") != known):
+            if known:
+                await self.runner.kill(known, 0)
+                self._uids.pop(key, None)
+            if pod is None:
+                return
+        meta = pod["metadata"]
+        uid = meta["uid"]
+        path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}"
+        if meta.get("deletionTimestamp"):
+            grace = float(meta.get("deletionGracePeriodSeconds") or 0)
+            await self.runner.kill(uid, grace)
+            self._uids.pop(key, None)
+            with contextlib.suppress(APIError):
+                await self.client.delete(path, {"gracePeriodSeconds": 0, "preconditions": {"uid": uid}})
+            return
+        self._uids[key] = uid
+        result = await self.runner.sync(pod, time.time(),
+                                        lambda kind, name: self._fetch(meta["namespace"], kind, name))
+        current = pod.get("status") or {}
+        if result.status != current:
+            try:
+                await self.client.patch(f"{path}/status", {"status": merge_diff(current, result.status)},
+                                        MERGE_PATCH)
+            except APIError as e:
+                if e.code != 404:
+                    raise
+        if result.requeue_after is not None:
+            self.queue.add_after(key, result.requeue_after)

@@ -1,0 +1,283 @@
+"""Running one pod through the container runtime: the "do" half of the agent's pod sync.
+
+`PodRunner.sync(pod, now)` is level-triggered and idempotent: it reads what the runtime has for the pod (its
+sandbox and containers, found by the pod-UID label, so a restarted agent finds everything again), moves one step
+towards the spec (sandbox, volumes, then init containers in order, then the containers, restarting exited ones as
+``restartPolicy`` and CrashLoopBackOff allow) and returns the pod status computed by the pure `podstatus`
+module, plus how soon it wants to look again. `PodRunner.kill` stops a pod (stop signal, grace period, SIGKILL)
+and frees its sandbox. Decisions live in the pure modules (`containerspec`, `envvars`, `volumes`, `backoff`);
+this module only performs them and never raises for a container's failure: a failure is a waiting reason in the
+status (``CreateContainerConfigError``, ``ErrImagePull``...), as upstream reports it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kybernetes.images.store import ImageError, ImageNotFound, ImageStore
+from kybernetes.runtime import api as rt
+
+from . import backoff, containerspec, envvars, podstatus, volumes
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+POD_UID_LABEL = "io.kubernetes.pod.uid"
+CONTAINER_NAME_LABEL = "io.kubernetes.container.name"
+Fetch = Callable[[str, str], Awaitable[Obj | None]]  # (kind "configmaps"|"secrets", name) -> object
+
+
+@dataclass
+class SyncResult:
+    status: Obj
+    requeue_after: float | None = None  # seconds; None: only when something changes
+    events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
+
+
+@dataclass
+class _Waiting:
+    reason: str
+    message: str
+
+
+class PodRunner:
+    def __init__(self, runtime: rt.Runtime, images: ImageStore, *, pod_root: Path, log_root: Path, host_ip: str,
+                 node_allocatable: Mapping[str, Any] | None = None) -> None:
+        self.runtime = runtime
+        self.images = images
+        self.pod_root = pod_root
+        self.log_root = log_root
+        self.host_ip = host_ip
+        self.node_allocatable = dict(node_allocatable or {})
+        self.crashloop = backoff.CrashLoopBackOff()
+        self.waiting: dict[tuple[str, str], _Waiting] = {}  # (pod uid, container) -> why it is not running
+
+    # -- what the runtime has -------------------------------------------------------------------------------
+
+    async def _sandbox(self, uid: str) -> rt.SandboxStatus | None:
+        ready = [s for s in await self.runtime.list_pod_sandboxes()
+                 if s.config.uid == uid and s.state == rt.SandboxState.READY]
+        return max(ready, key=lambda s: s.config.attempt) if ready else None
+
+    async def _containers(self, sandbox_id: str) -> dict[str, list[rt.ContainerStatus]]:
+        by_name: dict[str, list[rt.ContainerStatus]] = {}
+        for c in await self.runtime.list_containers(sandbox_id):
+            by_name.setdefault(c.name, []).append(c)
+        for attempts in by_name.values():
+            attempts.sort(key=lambda c: c.attempt)
+        return by_name
+
+    # -- sync -----------------------------------------------------------------------------------------------
+
+    async def sync(self, pod: Obj, now: float, fetch: Fetch) -> SyncResult:
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        uid = meta["uid"]
+        events: list[tuple[str, str, str]] = []
+        terminal = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+        sandbox = await self._sandbox(uid)
+        if sandbox is None and not terminal:
+            attempt = 1 + max([s.config.attempt for s in await self.runtime.list_pod_sandboxes()
+                               if s.config.uid == uid] or [-1])
+            sid = await self.runtime.run_pod_sandbox(rt.SandboxConfig(
+                name=meta["name"], namespace=meta.get("namespace", ""), uid=uid, attempt=attempt,
+                hostname=spec.get("hostname") or meta["name"], labels={POD_UID_LABEL: uid},
+                host_network=bool(spec.get("hostNetwork"))))
+            sandbox = await self.runtime.pod_sandbox_status(sid)
+        pod_ip = (sandbox.ip if sandbox else "") or (self.host_ip if spec.get("hostNetwork") else "")
+        containers = await self._containers(sandbox.id) if sandbox else {}
+        requeue: float | None = None
+        if sandbox is not None and not terminal:
+            requeue = await self._advance(pod, sandbox, containers, pod_ip, now, fetch, events)
+            containers = await self._containers(sandbox.id)
+        snapshots = self._snapshots(pod, containers)
+        observed = podstatus.PodObservation(containers=snapshots, pod_ips=[pod_ip] if pod_ip else [],
+                                            host_ips=[self.host_ip], sandbox_ready=sandbox is not None,
+                                            terminal=terminal)
+        status = podstatus.pod_status(pod, observed, now)
+        if any(s.state == rt.ContainerState.RUNNING for s in snapshots) or requeue is None:
+            requeue = min(requeue or 1.0, 1.0)
+        return SyncResult(status, requeue, events)
+
+    async def _advance(self, pod: Obj, sandbox: rt.SandboxStatus, containers: dict[str, list[rt.ContainerStatus]],
+                       pod_ip: str, now: float, fetch: Fetch, events: list[tuple[str, str, str]]) -> float | None:
+        """One step towards the spec; returns when to look again."""
+        spec = pod.get("spec") or {}
+        policy = spec.get("restartPolicy") or "Always"
+        for init in spec.get("initContainers") or []:
+            attempts = containers.get(init["name"], [])
+            last = attempts[-1] if attempts else None
+            if last is not None and last.state == rt.ContainerState.EXITED and last.exit_code == 0:
+                continue
+            if last is not None and last.state in (rt.ContainerState.RUNNING, rt.ContainerState.CREATED):
+                return 0.2
+            if last is not None and policy == "Never":
+                return None  # failed init container, pod is Failed
+            return await self._start(pod, init, sandbox, last, pod_ip, now, fetch, events)
+        delays = []
+        for c in spec.get("containers") or []:
+            attempts = containers.get(c["name"], [])
+            last = attempts[-1] if attempts else None
+            if last is not None and last.state != rt.ContainerState.EXITED:
+                continue
+            if last is not None and (policy == "Never" or (policy == "OnFailure" and last.exit_code == 0)):
+                continue
+            delay = await self._start(pod, c, sandbox, last, pod_ip, now, fetch, events)
+            if delay is not None:
+                delays.append(delay)
+        return min(delays) if delays else None
+
+    async def _start(self, pod: Obj, container: Obj, sandbox: rt.SandboxStatus, last: rt.ContainerStatus | None,
+                     pod_ip: str, now: float, fetch: Fetch, events: list[tuple[str, str, str]]) -> float | None:
+        uid, name = pod["metadata"]["uid"], container["name"]
+        key = (uid, name)
+        if last is not None:
+            decision = self.crashloop.check(pod, name, last.finished_at, now)
+            if not decision.allowed:
+                self.waiting[key] = _Waiting(decision.reason, decision.message)
+                return max(0.5, self.crashloop.backoff.get(backoff.container_key(pod, name)) / 4)
+        try:
+            cfg = await self._config(pod, container, pod_ip, (last.attempt + 1) if last else 0, fetch)
+        except _Fail as e:
+            self.waiting[key] = _Waiting(e.reason, e.message)
+            events.append(("Warning", "Failed", e.message))
+            return 2.0
+        cid = await self.runtime.create_container(sandbox.id, cfg)
+        events.append(("Normal", "Created", f"Created container {name}"))
+        await self.runtime.start_container(cid)
+        events.append(("Normal", "Started", f"Started container {name}"))
+        self.waiting.pop(key, None)
+        if last is not None:
+            with contextlib.suppress(rt.RuntimeError_):
+                for old in await self.runtime.list_containers(sandbox.id):
+                    if old.name == name and old.attempt < last.attempt:
+                        await self.runtime.remove_container(old.id)  # keep one previous attempt, for --previous
+        return None
+
+    async def _config(self, pod: Obj, container: Obj, pod_ip: str, attempt: int, fetch: Fetch) -> rt.ContainerConfig:
+        image_ref = container.get("image", "")
+        policy = container.get("imagePullPolicy") or "IfNotPresent"
+        try:
+            image = self.images.resolve(image_ref)
+        except ImageNotFound:
+            if policy == "Never":
+                raise _Fail("ErrImageNeverPull", f'Container image "{image_ref}" is not present with pull policy of Never') from None
+            raise _Fail("ErrImagePull", f'Failed to pull image "{image_ref}": not found in the node\'s image store '
+                        "(kyb build, kyb load or kyb pull it there)") from None
+        except ImageError as e:
+            raise _Fail("InvalidImageName", f'Failed to apply default image tag "{image_ref}": {e}') from None
+        objects: dict[tuple[str, str], Obj | None] = {}
+        for kind, name in _referenced_objects(pod):
+            objects[(kind, name)] = await fetch(kind, name)
+
+        def lookup(kind: str) -> envvars.Lookup:
+            return lambda name: objects.get((kind, name))
+
+        try:
+            env = envvars.resolve_env(pod, container, configmap=lookup("configmaps"), secret=lookup("secrets"),
+                                      node_allocatable=self.node_allocatable, pod_ips=[pod_ip] if pod_ip else [],
+                                      host_ips=[self.host_ip])
+            pod_dir = str(self.pod_root / pod["metadata"]["uid"])
+            plans = volumes.plan_volumes(pod, volumes.Sources(configmap=lookup("configmaps"), secret=lookup("secrets"),
+                                                              node_allocatable=self.node_allocatable))
+            for plan in plans.values():
+                self._materialize(pod_dir, plan)
+            mounts = volumes.container_mounts(container, plans, pod_dir, env.env)
+            return containerspec.container_config(
+                pod, container, image.config, env=env.env, mounts=mounts, image=image_ref, image_id=image.id,
+                rootfs_layers=self.images.layer_dirs(image), restart_count=attempt, log_root=str(self.log_root))
+        except (envvars.EnvError, containerspec.ContainerConfigError, volumes.VolumeError) as e:
+            raise _Fail("CreateContainerConfigError", str(e)) from None
+
+    def _materialize(self, pod_dir: str, plan: volumes.VolumePlan) -> None:
+        if plan.kind == "hostPath":
+            volumes.check_host_path(plan)
+            return
+        target = volumes.volume_host_dir(pod_dir, plan)
+        os.makedirs(target, exist_ok=True)
+        if plan.files:
+            volumes.write_payload(target, plan.files)
+
+    def _snapshots(self, pod: Obj, containers: dict[str, list[rt.ContainerStatus]]) -> list[podstatus.ContainerSnapshot]:
+        uid = pod["metadata"]["uid"]
+        spec = pod.get("spec") or {}
+        out = []
+        for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+            attempts = containers.get(c["name"], [])
+            waiting = self.waiting.get((uid, c["name"]))
+            if not attempts:
+                out.append(podstatus.ContainerSnapshot(name=c["name"], image=c.get("image", ""),
+                                                       waiting_reason=waiting.reason if waiting else "",
+                                                       waiting_message=waiting.message if waiting else ""))
+                continue
+            last = attempts[-1]
+            previous = attempts[-2] if len(attempts) > 1 else None
+            snap = podstatus.ContainerSnapshot.from_runtime(
+                last, image=c.get("image", ""), ready=last.state == rt.ContainerState.RUNNING,
+                waiting_reason=waiting.reason if waiting else "", waiting_message=waiting.message if waiting else "",
+                last_terminated=podstatus.ContainerSnapshot.from_runtime(previous).terminated() if previous else None)
+            out.append(snap)
+        return out
+
+    # -- stopping -------------------------------------------------------------------------------------------
+
+    async def kill(self, uid: str, grace: float) -> None:
+        """Stop every container of the pod (grace period, then SIGKILL) and free its sandboxes and files."""
+        for sb in await self.runtime.list_pod_sandboxes():
+            if sb.config.uid != uid:
+                continue
+            with contextlib.suppress(rt.NotFound):
+                for c in await self.runtime.list_containers(sb.id):
+                    if c.state == rt.ContainerState.RUNNING:
+                        await self.runtime.stop_container(c.id, grace)
+            with contextlib.suppress(rt.NotFound):
+                for c in await self.runtime.list_containers(sb.id):
+                    await self.runtime.remove_container(c.id)
+                await self.runtime.stop_pod_sandbox(sb.id)
+                await self.runtime.remove_pod_sandbox(sb.id)
+        shutil.rmtree(self.pod_root / uid, ignore_errors=True)
+        self.waiting = {k: v for k, v in self.waiting.items() if k[0] != uid}
+
+    async def known_pods(self) -> set[str]:
+        return {s.config.uid for s in await self.runtime.list_pod_sandboxes() if s.config.uid}
+
+
+class _Fail(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def _referenced_objects(pod: Obj) -> set[tuple[str, str]]:
+    """ConfigMaps and Secrets the pod's env, envFrom and volumes name (fetched before a container starts)."""
+    spec = pod.get("spec") or {}
+    out: set[tuple[str, str]] = set()
+    for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        for e in c.get("env") or []:
+            src = e.get("valueFrom") or {}
+            if "configMapKeyRef" in src:
+                out.add(("configmaps", src["configMapKeyRef"].get("name", "")))
+            if "secretKeyRef" in src:
+                out.add(("secrets", src["secretKeyRef"].get("name", "")))
+        for e in c.get("envFrom") or []:
+            if "configMapRef" in e:
+                out.add(("configmaps", e["configMapRef"].get("name", "")))
+            if "secretRef" in e:
+                out.add(("secrets", e["secretRef"].get("name", "")))
+    for v in spec.get("volumes") or []:
+        if "configMap" in v:
+            out.add(("configmaps", v["configMap"].get("name", "")))
+        if "secret" in v:
+            out.add(("secrets", v["secret"].get("secretName", "")))
+        for s in (v.get("projected") or {}).get("sources") or []:
+            if "configMap" in s:
+                out.add(("configmaps", s["configMap"].get("name", "")))
+            if "secret" in s:
+                out.add(("secrets", s["secret"].get("name", "")))
+    return out

@@ -1,0 +1,157 @@
+"""The real node agent against a real API server, running pods in runc containers on its own pod bridge.
+
+One agent per test module (unique node name, bridge, subnet, nft table and cgroup root); everything it creates
+is removed at the end (runtime `cleanup_all`, bridge `destroy`, cgroup dirs) and checked gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import shutil
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kybernetes.client.rest import APIError, Client
+from kybernetes.images import bootstrap
+from kybernetes.images.store import ImageStore
+from kybernetes.kubelet.agent import Agent, AgentConfig
+from kybernetes.network.bridge import BridgeNetwork
+from kybernetes.runtime.runc import RuncRuntime
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("runc") or not Path("/bin/busybox").exists(),
+                                reason="needs root, runc and busybox-static")
+
+
+@pytest.fixture
+async def agent(client: Client, tmp_path: Path) -> AsyncIterator[Agent]:
+    tag = secrets.token_hex(3)
+    subnet = f"10.254.{secrets.randbelow(250) + 1}.0/24"
+    cfg = AgentConfig(node_name=f"node-{tag}", data_dir=tmp_path / "agent", pod_cidr=subnet, cluster_cidr=subnet,
+                      bridge=f"kybk{tag}", nft_table=f"kybk{tag}", cgroup_root=f"/kyb-test-{tag}",
+                      lease_renew_interval=2.0)
+    images = ImageStore(cfg.data_dir / "images")
+    bootstrap.bootstrap_busybox(images)
+    net = BridgeNetwork(bridge=cfg.bridge, subnet=subnet, state_dir=cfg.data_dir / "network", nft_table=cfg.nft_table)
+    runtime = RuncRuntime(cfg.data_dir / "runtime", network=net, cgroup_root=cfg.cgroup_root)
+    a = Agent(client, cfg, runtime, images)
+    task = asyncio.create_task(a.run())
+    try:
+        for _ in range(200):  # registered, informer synced, workers running
+            if len(a._tasks) >= 3 or task.done():
+                break
+            await asyncio.sleep(0.05)
+        assert not task.done(), task.exception()
+        yield a
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        await runtime.cleanup_all()
+        await net.destroy()
+        for hierarchy in Path("/sys/fs/cgroup").iterdir():
+            root = hierarchy / cfg.cgroup_root.strip("/")
+            if root.is_dir():
+                for d in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+                    d.rmdir()
+                root.rmdir()
+        with contextlib.suppress(APIError):
+            await client.delete(f"/api/v1/nodes/{cfg.node_name}")
+        with open("/proc/self/mountinfo") as f:
+            assert str(cfg.data_dir) not in f.read()
+
+
+def pod(name: str, node: str, command: list[str], restart: str = "Always", **extra: Any) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"nodeName": node, "restartPolicy": restart, "terminationGracePeriodSeconds": 1,
+                     "containers": [{"name": "main", "image": "busybox", "command": command, **extra}]}}
+
+
+async def wait_for(client: Client, path: str, check: Any, timeout: float = 20.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    last: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        with contextlib.suppress(APIError):
+            last = await client.get(path)
+            if check(last):
+                return last
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out; last status: {last.get('status')}")
+
+
+async def test_pod_runs_gets_an_ip_and_is_deleted(client: Client, namespace: str, agent: Agent) -> None:
+    path = f"/api/v1/namespaces/{namespace}/pods/web"
+    await client.create(f"/api/v1/namespaces/{namespace}/pods",
+                        pod("web", agent.node_name, ["sh", "-c", "echo started; exec sleep 3600"]))
+    running = await wait_for(client, path, lambda p: (p.get("status") or {}).get("phase") == "Running")
+    status = running["status"]
+    assert status["podIP"].startswith(agent.cfg.pod_cidr.rsplit(".", 1)[0] + ".")
+    assert status["hostIP"] == "127.0.0.1"
+    cs = status["containerStatuses"][0]
+    assert cs["ready"] is True and "running" in cs["state"] and cs["containerID"].startswith("kyb://")
+    assert {c["type"]: c["status"] for c in status["conditions"]}["Ready"] == "True"
+    await client.delete(path)
+    await wait_for(client, f"/api/v1/namespaces/{namespace}/pods", lambda lst: not lst["items"])
+    assert not await agent.runner.known_pods()
+
+
+async def test_exit_codes_and_restart_policies(client: Client, namespace: str, agent: Agent) -> None:
+    base = f"/api/v1/namespaces/{namespace}/pods"
+    await client.create(base, pod("ok", agent.node_name, ["sh", "-c", "exit 0"], restart="Never"))
+    await client.create(base, pod("bad", agent.node_name, ["sh", "-c", "exit 3"], restart="Never"))
+    await client.create(base, pod("crash", agent.node_name, ["sh", "-c", "exit 1"], restart="Always"))
+    ok = await wait_for(client, f"{base}/ok", lambda p: (p.get("status") or {}).get("phase") == "Succeeded")
+    assert ok["status"]["containerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
+    bad = await wait_for(client, f"{base}/bad", lambda p: (p.get("status") or {}).get("phase") == "Failed")
+    term = bad["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert (term["exitCode"], term["reason"]) == (3, "Error")
+
+    def backing_off(p: dict[str, Any]) -> bool:
+        cs = ((p.get("status") or {}).get("containerStatuses") or [{}])[0]
+        return cs.get("restartCount", 0) >= 1 and (cs.get("state") or {}).get("waiting", {}).get("reason") == "CrashLoopBackOff"
+
+    crash = await wait_for(client, f"{base}/crash", backing_off, timeout=30)
+    cs = crash["status"]["containerStatuses"][0]
+    assert cs["lastState"]["terminated"]["exitCode"] == 1
+    assert "back-off 10s restarting failed container=main" in cs["state"]["waiting"]["message"]
+
+
+async def test_missing_image_is_err_image_pull(client: Client, namespace: str, agent: Agent) -> None:
+    base = f"/api/v1/namespaces/{namespace}/pods"
+    p = pod("noimg", agent.node_name, ["true"])
+    p["spec"]["containers"][0]["image"] = "does-not-exist:1"
+    await client.create(base, p)
+
+    def waiting(obj: dict[str, Any]) -> bool:
+        cs = ((obj.get("status") or {}).get("containerStatuses") or [{}])[0]
+        return (cs.get("state") or {}).get("waiting", {}).get("reason") == "ErrImagePull"
+
+    got = await wait_for(client, f"{base}/noimg", waiting)
+    assert got["status"]["phase"] == "Pending"
+
+
+async def test_restarted_agent_adopts_running_containers(client: Client, namespace: str, agent: Agent) -> None:
+    base = f"/api/v1/namespaces/{namespace}/pods"
+    await client.create(base, pod("keep", agent.node_name, ["sleep", "3600"]))
+    first = await wait_for(client, f"{base}/keep", lambda p: (p.get("status") or {}).get("phase") == "Running")
+    cid = first["status"]["containerStatuses"][0]["containerID"]
+    await agent.stop()
+    again = Agent(client, agent.cfg, agent.runtime, agent.runner.images)
+    task = asyncio.create_task(again.run())
+    try:
+        await asyncio.sleep(2.0)
+        now = await client.get(f"{base}/keep")
+        cs = now["status"]["containerStatuses"][0]
+        assert (cs["containerID"], cs["restartCount"], now["status"]["podIP"]) == \
+            (cid, 0, first["status"]["podIP"])
+        assert len(await agent.runtime.list_containers()) == 1
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task

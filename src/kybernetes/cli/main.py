@@ -137,7 +137,7 @@ def _agent(args: argparse.Namespace) -> int:
     from kybernetes.kubelet.simulated import run_simulated_agent
 
     if args.simulate is None:
-        return _fail("only simulated nodes exist so far: give --simulate N", 2)
+        return _real_agent(args)
     if args.simulate < 1:
         return _fail("--simulate needs a positive number of nodes", 2)
     labels = dict(kv.split("=", 1) for kv in args.label if "=" in kv)
@@ -145,6 +145,77 @@ def _agent(args: argparse.Namespace) -> int:
     return _component(args, functools.partial(run_simulated_agent, count=args.simulate,
                                               name_prefix=args.name_prefix, capacity=capacity, labels=labels,
                                               lease_renew_interval=args.lease_renew_interval))
+
+
+def _agent_config(args: argparse.Namespace) -> Any:
+    from kybernetes.engine.engine import EngineError, choose_runtime
+    from kybernetes.kubelet.agent import AgentConfig
+
+    try:
+        runtime = choose_runtime(args.runtime)
+    except EngineError as e:
+        raise SystemExit(_fail(str(e), 2)) from None
+    return AgentConfig(node_name=args.node_name or "", data_dir=Path(args.data_dir), runtime=runtime,
+                       pod_cidr=args.pod_cidr, cluster_cidr=args.cluster_cidr, bridge=args.pod_bridge,
+                       nft_table=args.pod_bridge, cgroup_root=args.cgroup_root)
+
+
+def _real_agent(args: argparse.Namespace) -> int:
+    from kybernetes.kubelet.agent import run_agent
+
+    cfg = _agent_config(args)
+    print(f"kyb agent: {cfg.runtime} runtime" + ("" if cfg.runtime == "runc" else
+          " (no isolation: runc needs root and Debian's runc package)"), file=sys.stderr)
+    return _component(args, functools.partial(run_agent, cfg=cfg))
+
+
+def _up(args: argparse.Namespace) -> int:
+    """API server + controller manager + scheduler + an agent for this machine, in one process."""
+    from kybernetes.apiserver.pki import ensure_ca
+    from kybernetes.apiserver.server import ConfigError, ServerConfig, parse_listen, serve
+    from kybernetes.controllers.manager import run_controller_manager
+    from kybernetes.kubelet.agent import run_agent
+    from kybernetes.scheduler import run_scheduler
+
+    try:
+        host, port = parse_listen(args.listen)
+    except ConfigError as e:
+        return _fail(str(e), 2)
+    data_dir = Path(args.data_dir)
+    cfg = ServerConfig(data_dir=data_dir, host=host, port=port,
+                       kubeconfig=Path(args.kubeconfig) if args.kubeconfig else None,
+                       service_cidr=args.service_cidr)
+    _setup_logging(args.verbose)
+    agent_cfg = _agent_config(args)
+    try:
+        ca = ensure_ca(data_dir)
+    except OSError as e:
+        return _fail(f"cannot create the cluster CA in {data_dir}: {e.strerror}")
+    opts = _manager_options(args, ca)
+    cfg.companions += [functools.partial(run_controller_manager, opts=opts), run_scheduler,
+                       functools.partial(run_agent, cfg=agent_cfg, cleanup_on_exit=True)]
+    note = "" if agent_cfg.runtime == "runc" else " (no isolation: runc needs root and Debian's runc package)"
+    print(f"kyb up: node agent with the {agent_cfg.runtime} runtime{note}; kubeconfig: "
+          f"{cfg.kubeconfig or '~/.kube/config (context kyb)'}; Ctrl-C stops everything", file=sys.stderr)
+    try:
+        run_async(serve(cfg))
+    except ConfigError as e:
+        return _fail(str(e))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _add_agent_flags(p: argparse.ArgumentParser, data_dir: bool = True) -> None:
+    p.add_argument("--node-name", default=None, help="the Node's name (default: the host name)")
+    p.add_argument("--runtime", default="", choices=["", "runc", "process"],
+                   help="container runtime (default: runc when root with runc installed, else process)")
+    p.add_argument("--pod-cidr", default="10.244.0.0/24", help="pod IPs of this node (default 10.244.0.0/24)")
+    p.add_argument("--cluster-cidr", default="10.244.0.0/16", help="all pod IPs (blackholed beyond this node)")
+    p.add_argument("--pod-bridge", default="kybpods0", help="the pods' bridge (and nftables table) name")
+    p.add_argument("--cgroup-root", default="/kybpods", help="cgroup under which pods run")
+    if data_dir:
+        p.add_argument("--data-dir", default=str(default_data_dir()), help="images, containers and pod files")
 
 
 def _add_kubeconfig(p: argparse.ArgumentParser) -> None:
@@ -189,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_kubeconfig(sc)
     sc.set_defaults(func=_scheduler)
 
-    ag = sub.add_parser("agent", help="run a node agent (simulated nodes for now)")
+    ag = sub.add_parser("agent", help="run the node agent for this machine (or --simulate N nodes)")
     _add_kubeconfig(ag)
     ag.add_argument("--simulate", type=int, default=None, metavar="N", help="register N simulated nodes")
     ag.add_argument("--name-prefix", default="kwok-node", help="node names are PREFIX-0 ... PREFIX-(N-1)")
@@ -200,7 +271,19 @@ def build_parser() -> argparse.ArgumentParser:
     ag.add_argument("--lease-renew-interval", type=float, default=10.0,
                     help="seconds between Lease renewals (default 10, as the kubelet); shorten it together "
                          "with the server's --node-monitor-grace-period")
+    _add_agent_flags(ag)
     ag.set_defaults(func=_agent)
+
+    up = sub.add_parser("up", help="a whole one-node cluster: API server, controllers, scheduler, node agent")
+    up.add_argument("--data-dir", default=str(default_data_dir()), help="where the state is kept")
+    up.add_argument("--listen", default="127.0.0.1:6443", help="address:port to serve on (loopback only)")
+    up.add_argument("--kubeconfig", default=None,
+                    help="write the kubeconfig here (default: merge a 'kyb' context into ~/.kube/config)")
+    up.add_argument("--service-cidr", default="10.96.0.0/12", help="range ClusterIPs are allocated from")
+    _add_controller_flags(up)
+    _add_agent_flags(up, data_dir=False)
+    up.add_argument("-v", "--verbose", action="store_true")
+    up.set_defaults(func=_up)
 
     from . import containers, images
 

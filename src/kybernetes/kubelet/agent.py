@@ -173,3 +173,58 @@ class Agent:
                     raise
         if result.requeue_after is not None:
             self.queue.add_after(key, result.requeue_after)
+
+
+async def run_agent(url: str, cfg: AgentConfig, *, cleanup_on_exit: bool = False) -> None:
+    try:
+        await _run_agent(url, cfg, cleanup_on_exit=cleanup_on_exit)
+    except Exception as e:  # a companion task's failure would otherwise go unseen
+        log.error("node agent failed: %s", e)
+        raise
+
+
+async def _run_agent(url: str, cfg: AgentConfig, *, cleanup_on_exit: bool = False) -> None:
+    """``kyb agent`` / the agent inside ``kyb up``: this machine as a node, until cancelled.
+
+    With ``cleanup_on_exit`` (``kyb up``) stopping also stops every pod's containers and removes the pod bridge
+    and its guard, so nothing is left on the machine; the pods stay in the API and are started again next time.
+    A standalone agent leaves its containers running, as a kubelet does, and adopts them when it comes back.
+    """
+    from kybernetes.network.bridge import BridgeNetwork
+
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    images = ImageStore(cfg.data_dir / "images")
+    net: BridgeNetwork | None = None
+    runtime: rt.Runtime
+    if cfg.runtime == "runc":
+        from kybernetes.runtime.runc import RuncRuntime
+
+        net = BridgeNetwork(bridge=cfg.bridge, subnet=cfg.pod_cidr, state_dir=cfg.data_dir / "network",
+                            nft_table=cfg.nft_table)
+        await net.ensure()
+        await net.blackhole([c for c in (cfg.cluster_cidr, cfg.service_cidr) if c])
+        runtime = RuncRuntime(cfg.data_dir / "runtime" / "runc", network=net, cgroup_root=cfg.cgroup_root)
+    else:
+        from kybernetes.runtime.process import ProcessRuntime
+
+        runtime = ProcessRuntime(cfg.data_dir / "runtime" / "process")
+    client = Client(url)
+    agent = Agent(client, cfg, runtime, images)
+    log.info("node agent %s: %s runtime, pods on %s", agent.node_name, cfg.runtime,
+             cfg.pod_cidr if cfg.runtime == "runc" else "the host network")
+    try:
+        await agent.run()
+    finally:
+        if cleanup_on_exit:
+            with contextlib.suppress(Exception):
+                uids = await agent.runner.known_pods()
+                await asyncio.gather(*(agent.runner.kill(uid, 5) for uid in uids), return_exceptions=True)
+            cleanup = getattr(runtime, "cleanup_all", None)
+            if cleanup is not None:
+                with contextlib.suppress(Exception):
+                    await cleanup()
+            if net is not None:
+                with contextlib.suppress(Exception):
+                    await net.destroy()
+        with contextlib.suppress(Exception):
+            await client.close()

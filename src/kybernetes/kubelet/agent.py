@@ -201,8 +201,13 @@ async def _run_agent(url: str, cfg: AgentConfig, *, cleanup_on_exit: bool = Fals
 
         net = BridgeNetwork(bridge=cfg.bridge, subnet=cfg.pod_cidr, state_dir=cfg.data_dir / "network",
                             nft_table=cfg.nft_table)
-        await net.ensure()
-        await net.blackhole([c for c in (cfg.cluster_cidr, cfg.service_cidr) if c])
+        try:
+            await net.ensure()
+            await net.blackhole([c for c in (cfg.cluster_cidr, cfg.service_cidr) if c])
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await net.destroy()
+            raise
         runtime = RuncRuntime(cfg.data_dir / "runtime" / "runc", network=net, cgroup_root=cfg.cgroup_root)
     else:
         from kybernetes.runtime.process import ProcessRuntime

@@ -31,6 +31,8 @@ class Subresource:
     group: str | None = None
     version: str | None = None
     kind: str | None = None
+    # a "connect" subresource (log, exec, attach, portforward): proxied to the node, not stored
+    connect: bool = False
 
 
 @dataclass(frozen=True)
@@ -203,8 +205,13 @@ RESOURCES: tuple[ResourceType, ...] = (
                  (Subresource("finalize", ("update",)), _STATUS), _namespace_fields),
     ResourceType("", "v1", "Pod", "pods", True, "io.k8s.api.core.v1.Pod",
                  ("po",), ("all",), ALL_VERBS,
-                 (Subresource("binding", ("create",), "", "v1", "Binding"),
+                 (Subresource("attach", ("create", "get"), "", "v1", "PodAttachOptions", connect=True),
+                  Subresource("binding", ("create",), "", "v1", "Binding"),
                   Subresource("eviction", ("create",), "policy", "v1", "Eviction"),
+                  Subresource("exec", ("create", "get"), "", "v1", "PodExecOptions", connect=True),
+                  Subresource("log", ("get",), connect=True),
+                  Subresource("portforward", ("create", "get"), "", "v1", "PodPortForwardOptions",
+                              connect=True),
                   _STATUS), _pod_fields),
     ResourceType("", "v1", "Node", "nodes", False, "io.k8s.api.core.v1.Node",
                  ("no",), (), ALL_VERBS, (_STATUS,), _node_fields),

@@ -167,6 +167,32 @@ def gv_document(group: str, version: str) -> str:
     return f"apis/{group}/{version}" if group else f"api/{version}"
 
 
+LOG_TYPES = ("text/plain", "application/json", "application/yaml", "application/vnd.kubernetes.protobuf")
+_STREAM_PARAMS = (
+    _p("container", "string", "The container in which to run the command (the only one when omitted)."),
+    _p("stderr", "boolean", "Redirect the standard error stream of the container."),
+    _p("stdin", "boolean", "Redirect the standard input stream of the container."),
+    _p("stdout", "boolean", "Redirect the standard output stream of the container."),
+    _p("tty", "boolean", "Allocate a terminal for this call."),
+)
+CONNECT_PARAMS: dict[str, tuple[Param, ...]] = {
+    "exec": (_p("command", "string", "The command to execute (an argv array, not run within a shell)."),
+             *_STREAM_PARAMS),
+    "attach": _STREAM_PARAMS,
+    "portforward": (_p("ports", "integer", "List of ports to forward."),),
+    "log": (
+        _p("container", "string", "The container for which to stream logs (the only one when omitted)."),
+        _p("follow", "boolean", "Follow the log stream of the pod."),
+        _p("insecureSkipTLSVerifyBackend", "boolean", "Do not verify the serving certificate of the node."),
+        _p("limitBytes", "integer", "Bytes to read from the server before terminating the log output."),
+        _p("previous", "boolean", "Return the logs of the previous terminated container."),
+        _p("sinceSeconds", "integer", "Only logs newer than this many seconds before now."),
+        _p("tailLines", "integer", "Lines from the end of the logs to show."),
+        _p("timestamps", "boolean", "Prefix every line of output with an RFC3339 timestamp."),
+    ),
+}
+
+
 def _article(noun: str) -> str:
     # upstream says "create a Pod", "create an Eviction", "create Endpoints"
     if noun.endswith("s") and not noun.endswith("ss"):
@@ -255,6 +281,9 @@ class _Builder:
         return self.items
 
     def subresource(self, sub: Subresource, ns: str, scope: str, scope_params: list[Param]) -> None:
+        if sub.connect:
+            self.connect(sub, ns, scope, scope_params)
+            return
         rt = self.rt
         kind = sub.kind or rt.kind
         gvk = (sub.group if sub.group is not None else rt.group, sub.version or rt.version, kind)
@@ -277,6 +306,26 @@ class _Builder:
                                body=PATCH, gvk=gvk))
         if ops:
             self.add(f"{scope}/{rt.plural}/{{name}}/{sub.name}", [name_param, *scope_params, PRETTY], *ops)
+
+    def connect(self, sub: Subresource, ns: str, scope: str, scope_params: list[Param]) -> None:
+        """pods/log (a read answering text) and pods/exec|attach|portforward (GET and POST "connect")."""
+        rt = self.rt
+        kind = sub.kind or rt.kind
+        gvk = (sub.group if sub.group is not None else rt.group, sub.version or rt.version, kind)
+        name_param = Param("name", "path", "string", f"name of the {kind}", True)
+        what = ns + rt.kind + sub.name[:1].upper() + sub.name[1:]
+        params = CONNECT_PARAMS.get(sub.name, ())
+        string = (Response("200", "OK", "string"), Response("401", "Unauthorized"))
+        if sub.name == "log":
+            op = self.op("get", "read", what, f"read log of the specified {rt.kind}", "get", string, params,
+                         produces=LOG_TYPES, gvk=gvk)
+            self.add(f"{scope}/{rt.plural}/{{name}}/log", [name_param, *scope_params, PRETTY], op)
+            return
+        ops = [self.op(method, f"connect{method.capitalize()}", what,
+                       f"connect {method.upper()} requests to {sub.name} of {rt.kind}", "connect", string, params,
+                       produces=ANY, gvk=gvk)
+               for method in ("get", "post") if {"get": "get", "post": "create"}[method] in sub.verbs]
+        self.add(f"{scope}/{rt.plural}/{{name}}/{sub.name}", [name_param, *scope_params], *ops)
 
     def watch_paths(self, ns: str, scope: str, scope_params: list[Param], name_param: Param) -> None:
         kind = self.rt.kind

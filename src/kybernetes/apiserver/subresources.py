@@ -1,4 +1,4 @@
-"""Subresources: status, scale, binding, eviction and namespace finalize.
+"""Subresources: status, scale, binding, eviction, namespace finalize; pods/log|exec|attach|portforward.
 
 * ``status``: GET returns the object; PUT/PATCH change only ``status``.
 * ``scale``: an ``autoscaling/v1 Scale`` view of ``spec.replicas`` and
@@ -7,6 +7,7 @@
 * ``eviction``: ``policy/v1 Eviction`` deletes the pod with its delete options
   (no PodDisruptionBudgets are served yet, so nothing blocks an eviction).
 * ``finalize``: ``namespaces/<name>/finalize`` replaces ``spec.finalizers``.
+* connect subresources (``pods/log``, ``exec``, ``attach``, ``portforward``): proxied to the node (`podproxy`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from kybernetes.api.printers import format_label_selector, format_labels
 from kybernetes.api.registry import ResourceType
 from kybernetes.apiserver import decoding, patching
 from kybernetes.apiserver.http import negotiate, parse_object, query_bool, read_body, render, success_status
+from kybernetes.apiserver.podproxy import PodProxy
 from kybernetes.apiserver.requestinfo import RequestInfo
 
 if TYPE_CHECKING:
@@ -75,6 +77,7 @@ class Subresources:
     def __init__(self, store: Store, view: View):
         self.store = store
         self.view = view
+        self.proxy = PodProxy(store)
 
     async def handle(self, request: web.Request, rt: ResourceType, info: RequestInfo) -> web.StreamResponse:
         sub = rt.subresource(info.subresource or "")
@@ -83,6 +86,9 @@ class Subresources:
         if verb not in sub.verbs:
             raise errors.method_not_allowed(f"{rt.plural}/{sub.name}", request.method, rt.group)
         ns, name = info.namespace, info.name
+        if sub.connect:
+            assert ns is not None
+            return await self.proxy.handle(request, sub.name, ns, name)
         if sub.name == "status":
             return await self.status(request, rt, ns, name, verb)
         if sub.name == "scale":

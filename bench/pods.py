@@ -1,0 +1,196 @@
+"""Pods benchmark: ``kyb up`` to node Ready, pod startup latency in real runc containers, idle RSS.
+
+    python bench/pods.py [--pods 100] [--rates 10,20] [--keep]
+
+Needs root, runc and busybox-static. Starts ``kyb up`` in a temporary data dir with its own bridge, pod CIDR and
+cgroup root, then, from this process over HTTP:
+
+1. time from starting ``kyb up`` to the Node being Ready (process start included);
+2. idle RSS of the whole cluster (the ``kyb up`` process and every process it started: shims, forwarders) with
+   no pods;
+3. for each rate: creates N pods (busybox ``sleep 3600``, bound by the scheduler) at that many per second while a
+   watch records when each is first seen Running; prints p50/p99 of create-acknowledged -> Running, then deletes
+   them and waits until they are gone;
+4. SIGTERM and how long ``kyb up`` takes to stop (it stops every container and removes its network).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kybernetes.client.rest import APIError, Client
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
+
+
+def tree_rss_mb(pid: int) -> float:
+    """RSS of ``pid`` and of every process whose ancestry or command line ties it to the cluster."""
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d))
+    todo, total = [pid], 0
+    seen: set[int] = set()
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+        todo += children.get(p, [])
+    return total / 1024
+
+
+def shim_rss_mb(data: Path) -> float:
+    total = 0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            cmd = Path(f"/proc/{d}/cmdline").read_bytes()
+            if str(data).encode() in cmd and b"kybernetes.runtime.shim" in cmd:
+                for line in Path(f"/proc/{d}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def pod(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"bench": "pods"}},
+            "spec": {"terminationGracePeriodSeconds": 0,
+                     "containers": [{"name": "main", "image": "busybox", "command": ["sleep", "3600"]}]}}
+
+
+async def startup_round(client: Client, ns: str, n: int, rate: float) -> list[float]:
+    acked: dict[str, float] = {}
+    running: dict[str, float] = {}
+    done = asyncio.Event()
+    listed = await client.get(f"/api/v1/namespaces/{ns}/pods")
+
+    async def watch() -> None:
+        async for ev in client.watch(f"/api/v1/namespaces/{ns}/pods", listed["metadata"]["resourceVersion"]):
+            obj = ev["object"]
+            name = obj["metadata"]["name"]
+            if (obj.get("status") or {}).get("phase") == "Running" and name not in running:
+                running[name] = time.monotonic()
+                if len(running) == n:
+                    done.set()
+                    return
+
+    watcher = asyncio.create_task(watch())
+    start = time.monotonic()
+    for i in range(n):
+        due = start + i / rate
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        name = f"p{int(rate)}-{i}"
+        await client.create(f"/api/v1/namespaces/{ns}/pods", pod(name))
+        acked[name] = time.monotonic()
+    try:
+        await asyncio.wait_for(done.wait(), 120)
+    finally:
+        watcher.cancel()
+    await client.delete(f"/api/v1/namespaces/{ns}/pods", None, labelSelector="bench=pods")
+    for _ in range(600):
+        if not (await client.get(f"/api/v1/namespaces/{ns}/pods"))["items"]:
+            break
+        await asyncio.sleep(0.2)
+    return [running[k] - acked[k] for k in acked]
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pods", type=int, default=100)
+    ap.add_argument("--rates", default="10,20")
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+    if os.geteuid() != 0 or not shutil.which("runc"):
+        sys.exit("needs root and runc")
+    base = Path(tempfile.mkdtemp(prefix="kyb-bench-pods-"))
+    data, kubeconfig = base / "data", base / "kubeconfig"
+    tag = secrets.token_hex(3)
+    env = dict(os.environ, KYB_DATA_DIR=str(data))
+    subprocess.run([sys.executable, "-m", "kybernetes", "image", "bootstrap", "busybox"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    t0 = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "kybernetes", "up", "--data-dir", str(data), "--listen",
+                             "127.0.0.1:0", "--kubeconfig", str(kubeconfig), "--pod-cidr", "10.253.250.0/24",
+                             "--cluster-cidr", "10.253.0.0/16", "--pod-bridge", f"kybb{tag}",
+                             "--cgroup-root", f"/kyb-bench-{tag}", "--node-name", "bench"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=open(base / "up.log", "wb"))  # noqa: SIM115
+    client: Client | None = None
+    try:
+        while not kubeconfig.exists():
+            await asyncio.sleep(0.01)
+        url = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+        client = Client(url)
+        while True:
+            try:
+                node = await client.get("/api/v1/nodes/bench")
+                if any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"]["conditions"]):
+                    break
+            except (APIError, OSError, KeyError):
+                pass
+            await asyncio.sleep(0.01)
+        ready = time.monotonic() - t0
+        print(f"# {os.cpu_count()} cores; kyb up (process start included) to node Ready: {ready:.2f} s (target <= 2 s)")
+        await asyncio.sleep(3)
+        print(f"idle RSS of the whole cluster, no pods: {tree_rss_mb(proc.pid):.0f} MB (kyb up process tree) "
+              f"+ {shim_rss_mb(data):.0f} MB spare shims (target <= 150 MB)")
+        await client.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                   "metadata": {"name": "bench"}})
+        await asyncio.sleep(1.0)  # the service account controller makes the namespace's default account
+        for rate in [float(r) for r in args.rates.split(",")]:
+            lat = await startup_round(client, "bench", args.pods, rate)
+            print(f"pod startup (create acknowledged -> Running in a watch), {args.pods} pods at {rate:g}/s: "
+                  f"p50 {pct(lat, 50):.2f} s  p99 {pct(lat, 99):.2f} s  max {max(lat):.2f} s "
+                  "(targets p50 <= 0.5 s, p99 <= 1.5 s)")
+    finally:
+        if client is not None:
+            await client.close()
+        t1 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        print(f"kyb up stopped in {time.monotonic() - t1:.1f} s (exit {proc.returncode})")
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+            for hierarchy in Path("/sys/fs/cgroup").iterdir():
+                root = hierarchy / f"kyb-bench-{tag}"
+                if root.is_dir():
+                    for d in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+                        d.rmdir()
+                    root.rmdir()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

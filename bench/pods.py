@@ -142,7 +142,7 @@ async def main() -> None:
     proc = subprocess.Popen([sys.executable, "-m", "kybernetes", "up", "--data-dir", str(data), "--listen",
                              "127.0.0.1:0", "--kubeconfig", str(kubeconfig), "--pod-cidr", "10.253.250.0/24",
                              "--cluster-cidr", "10.253.0.0/16", "--pod-bridge", f"kybb{tag}",
-                             "--cgroup-root", f"/kyb-bench-{tag}", "--node-name", "bench"],
+                             "--cgroup-root", f"/kyb-bench-{tag}", "--node-name", "bench", "--kubelet-port", "0"],
                             env=env, stdout=subprocess.DEVNULL, stderr=open(base / "up.log", "wb"))  # noqa: SIM115
     client: Client | None = None
     try:

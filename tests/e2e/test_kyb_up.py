@@ -55,7 +55,7 @@ class Up:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kybernetes", "up", "--data-dir", str(self.data), "--listen", "127.0.0.1:0",
              "--kubeconfig", str(self.kubeconfig), "--pod-cidr", self.cidr, "--cluster-cidr", "10.254.0.0/16",
-             "--pod-bridge", self.bridge, "--cgroup-root", self.cgroup, "--node-name", f"up-{tag}"],
+             "--pod-bridge", self.bridge, "--cgroup-root", self.cgroup, "--node-name", f"up-{tag}", "--kubelet-port", "0"],
             stdout=subprocess.DEVNULL, stderr=open(base / "up.log", "wb"), env=env)  # noqa: SIM115
         wait_for(self.kubeconfig.exists, "the kubeconfig", 20)
 
@@ -130,6 +130,12 @@ def test_node_ready_and_pods_run(kubectl: Kubectl, up: Up) -> None:
     for p in pods:  # each pod answers from the node, with its own hostname (the pod name)
         body = urllib.request.urlopen(f"http://{p['status']['podIP']}/", timeout=5).read().decode().strip()
         assert body == p["metadata"]["name"]
+    assert kubectl.ok("logs", "hello", "-n", ns).strip() == "hello"
+    name = pods[0]["metadata"]["name"]
+    assert kubectl.ok("exec", name, "-n", ns, "--", "cat", "/www/index.html").strip() == name
+    failed = kubectl("exec", name, "-n", ns, "--", "sh", "-c", "exit 3")
+    assert failed.rc == 3, failed
+    assert kubectl.ok("exec", "-i", name, "-n", ns, "--", "cat", stdin="piped\n").strip() == "piped"
     kubectl.ok("delete", "namespace", ns, "--wait=false")
 
 

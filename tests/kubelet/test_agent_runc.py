@@ -35,7 +35,7 @@ async def agent(client: Client, tmp_path: Path) -> AsyncIterator[Agent]:
     subnet = f"10.254.{secrets.randbelow(250) + 1}.0/24"
     cfg = AgentConfig(node_name=f"node-{tag}", data_dir=tmp_path / "agent", pod_cidr=subnet, cluster_cidr=subnet,
                       bridge=f"kybk{tag}", nft_table=f"kybk{tag}", cgroup_root=f"/kyb-test-{tag}",
-                      lease_renew_interval=2.0)
+                      lease_renew_interval=2.0, kubelet_port=0)
     images = ImageStore(cfg.data_dir / "images")
     bootstrap.bootstrap_busybox(images)
     net = BridgeNetwork(bridge=cfg.bridge, subnet=subnet, state_dir=cfg.data_dir / "network", nft_table=cfg.nft_table)

@@ -157,7 +157,7 @@ def _agent_config(args: argparse.Namespace) -> Any:
         raise SystemExit(_fail(str(e), 2)) from None
     return AgentConfig(node_name=args.node_name or "", data_dir=Path(args.data_dir), runtime=runtime,
                        pod_cidr=args.pod_cidr, cluster_cidr=args.cluster_cidr, bridge=args.pod_bridge,
-                       nft_table=args.pod_bridge, cgroup_root=args.cgroup_root)
+                       nft_table=args.pod_bridge, cgroup_root=args.cgroup_root, kubelet_port=args.kubelet_port)
 
 
 def _real_agent(args: argparse.Namespace) -> int:
@@ -214,6 +214,8 @@ def _add_agent_flags(p: argparse.ArgumentParser, data_dir: bool = True) -> None:
     p.add_argument("--cluster-cidr", default="10.244.0.0/16", help="all pod IPs (blackholed beyond this node)")
     p.add_argument("--pod-bridge", default="kybpods0", help="the pods' bridge (and nftables table) name")
     p.add_argument("--cgroup-root", default="/kybpods", help="cgroup under which pods run")
+    p.add_argument("--kubelet-port", type=int, default=10250,
+                   help="loopback port of the agent's logs/exec/port-forward server (0: any free port)")
     if data_dir:
         p.add_argument("--data-dir", default=str(default_data_dir()), help="images, containers and pod files")
 

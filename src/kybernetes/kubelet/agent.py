@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
 from kybernetes.client.informer import Informer, object_key
 from kybernetes.client.rest import MERGE_PATCH, APIError, Client
 from kybernetes.client.workqueue import WorkQueue, run_workers
@@ -31,6 +33,7 @@ from kybernetes.runtime import api as rt
 
 from .node import NodeConfig, NodeHeartbeat
 from .podworker import PodRunner
+from .server import ContainerRef, PodNetwork, StreamingServer
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -48,7 +51,8 @@ class AgentConfig:
     nft_table: str = "kybpods"
     cgroup_root: str = "/kybpods"
     host_ip: str = "127.0.0.1"
-    kubelet_port: int = 10250
+    kubelet_port: int = 10250  # 0: any free port (what the Node reports in daemonEndpoints)
+    relist_period: float = 1.0
     lease_renew_interval: float = 10.0
     workers: int = 8
 
@@ -97,8 +101,37 @@ class Agent:
         self.queue: WorkQueue[str] = WorkQueue()
         self._uids: dict[str, str] = {}  # pod key -> uid of the pod we run under that key
         self._tasks: list[asyncio.Task[None]] = []
+        self._web: web.AppRunner | None = None
+
+    async def _serve_streaming(self) -> None:
+        """The kubelet port on loopback: logs, exec, port-forward (the API server proxies to it)."""
+        self._web = web.AppRunner(StreamingServer(_Lookup(self), self.runtime).app(), access_log=None)
+        await self._web.setup()
+        site = web.TCPSite(self._web, self.cfg.host_ip, self.cfg.kubelet_port)
+        await site.start()
+        server = getattr(site, "_server", None)
+        sockets = getattr(server, "sockets", None) or []
+        if sockets:
+            self.node.kubelet_port = sockets[0].getsockname()[1]
+
+    async def _relist(self) -> None:
+        """PLEG in miniature: one runtime listing per period; pods whose containers changed are synced."""
+        last: dict[str, tuple[Any, ...]] = {}
+        while True:
+            await asyncio.sleep(self.cfg.relist_period)
+            try:
+                now = await self.runner.fingerprints()
+            except Exception as e:  # a runtime hiccup must not stop the relist
+                log.warning("relist failed: %s", e)
+                continue
+            keys = {uid: key for key, uid in self._uids.items()}
+            for uid in now.keys() | last.keys():
+                if now.get(uid) != last.get(uid) and uid in keys:
+                    self.queue.add(keys[uid])
+            last = now
 
     async def start(self) -> None:
+        await self._serve_streaming()
         await self.heartbeat.register(self.node)
         self.pods.add_event_handler(lambda p: self.queue.add(object_key(p)),
                                     lambda _o, p: self.queue.add(object_key(p)),
@@ -108,6 +141,7 @@ class Agent:
         await self._remove_orphans()
         self._tasks.append(asyncio.create_task(run_workers(self.queue, self.sync, self.cfg.workers),
                                                name="agent pod workers"))
+        self._tasks.append(asyncio.create_task(self._relist(), name="agent relist"))
 
     async def run(self) -> None:
         try:
@@ -123,7 +157,14 @@ class Agent:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.pods.stop()
         await self.heartbeat.close()
+        if self._web is not None:
+            await self._web.cleanup()
+            self._web = None
         self._tasks = []
+
+    def pod_uid(self, namespace: str, name: str) -> str | None:
+        pod = self.pods.get(f"{namespace}/{name}")
+        return pod["metadata"].get("uid") if pod else None
 
     async def _remove_orphans(self) -> None:
         """Sandboxes of pods that are gone (deleted while the agent was down) are stopped and removed."""
@@ -173,6 +214,29 @@ class Agent:
                     raise
         if result.requeue_after is not None:
             self.queue.add_after(key, result.requeue_after)
+
+
+class _Lookup:
+    """What the streaming server asks of the agent, answered from the informer and the runtime."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+
+    async def container(self, namespace: str, pod: str, container: str, previous: bool) -> ContainerRef | None:
+        uid = self.agent.pod_uid(namespace, pod)
+        if uid is None:
+            return None
+        found, waiting = await self.agent.runner.find(uid, container, previous)
+        if found is None:
+            return None if previous else ContainerRef("", waiting_reason=waiting or "ContainerCreating")
+        return ContainerRef(found.id, found.log_path, found.state == rt.ContainerState.RUNNING)
+
+    async def pod_network(self, namespace: str, pod: str) -> PodNetwork | None:
+        uid = self.agent.pod_uid(namespace, pod)
+        sandbox = await self.agent.runner.network(uid) if uid else None
+        if sandbox is None:
+            return None
+        return PodNetwork(netns_path=sandbox.netns_path, ip=sandbox.ip)
 
 
 async def run_agent(url: str, cfg: AgentConfig, *, cleanup_on_exit: bool = False) -> None:

@@ -100,8 +100,8 @@ class PodRunner:
                                             host_ips=[self.host_ip], sandbox_ready=sandbox is not None,
                                             terminal=terminal)
         status = podstatus.pod_status(pod, observed, now)
-        if any(s.state == rt.ContainerState.RUNNING for s in snapshots) or requeue is None:
-            requeue = min(requeue or 1.0, 1.0)
+        # Exits of running containers are noticed by the agent's relist (one runtime listing per second for all
+        # pods), so a pod is looked at again by timer only while it waits (back-off, missing image...).
         return SyncResult(status, requeue, events)
 
     async def _advance(self, pod: Obj, sandbox: rt.SandboxStatus, containers: dict[str, list[rt.ContainerStatus]],
@@ -245,6 +245,30 @@ class PodRunner:
 
     async def known_pods(self) -> set[str]:
         return {s.config.uid for s in await self.runtime.list_pod_sandboxes() if s.config.uid}
+
+    async def fingerprints(self) -> dict[str, tuple[Any, ...]]:
+        """Per pod UID, the state of its containers: the agent's relist compares these to find what changed."""
+        uid_of = {s.id: s.config.uid for s in await self.runtime.list_pod_sandboxes()}
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        for c in await self.runtime.list_containers():
+            uid = uid_of.get(c.sandbox_id)
+            if uid:
+                out.setdefault(uid, []).append((c.name, c.attempt, c.state.value, c.exit_code))
+        return {uid: tuple(sorted(v)) for uid, v in out.items()}
+
+    async def find(self, uid: str, name: str, previous: bool) -> tuple[rt.ContainerStatus | None, str]:
+        """The container ``name`` of pod ``uid`` (its latest attempt, or the one before) and a waiting reason."""
+        sandbox = await self._sandbox(uid)
+        if sandbox is None:
+            return None, "ContainerCreating"
+        attempts = (await self._containers(sandbox.id)).get(name, [])
+        waiting = self.waiting.get((uid, name))
+        if previous:
+            return (attempts[-2] if len(attempts) > 1 else None), ""
+        return (attempts[-1] if attempts else None), (waiting.reason if waiting else "ContainerCreating")
+
+    async def network(self, uid: str) -> rt.SandboxStatus | None:
+        return await self._sandbox(uid)
 
 
 class _Fail(Exception):

@@ -145,6 +145,10 @@ async def main() -> None:
                              "--cgroup-root", f"/kyb-bench-{tag}", "--node-name", "bench", "--kubelet-port", "0"],
                             env=env, stdout=subprocess.DEVNULL, stderr=open(base / "up.log", "wb"))  # noqa: SIM115
     client: Client | None = None
+    if os.environ.get("KYB_BENCH_PROFILE"):
+        subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(proc.pid), "-d", "40",
+                          "-f", "raw", "-o", os.environ["KYB_BENCH_PROFILE"]],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while not kubeconfig.exists():
             await asyncio.sleep(0.01)

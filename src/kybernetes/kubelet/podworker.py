@@ -57,13 +57,26 @@ class PodRunner:
         self.node_allocatable = dict(node_allocatable or {})
         self.crashloop = backoff.CrashLoopBackOff()
         self.waiting: dict[tuple[str, str], _Waiting] = {}  # (pod uid, container) -> why it is not running
+        self._sandbox_ids: dict[str, str] = {}  # pod uid -> its ready sandbox
 
     # -- what the runtime has -------------------------------------------------------------------------------
 
     async def _sandbox(self, uid: str) -> rt.SandboxStatus | None:
+        # The pod's sandbox ID is remembered: listing every sandbox on every sync is O(pods) per sync.
+        sid = self._sandbox_ids.get(uid)
+        if sid is not None:
+            with contextlib.suppress(rt.NotFound):
+                st = await self.runtime.pod_sandbox_status(sid)
+                if st.state == rt.SandboxState.READY:
+                    return st
+            self._sandbox_ids.pop(uid, None)
         ready = [s for s in await self.runtime.list_pod_sandboxes()
                  if s.config.uid == uid and s.state == rt.SandboxState.READY]
-        return max(ready, key=lambda s: s.config.attempt) if ready else None
+        if not ready:
+            return None
+        best = max(ready, key=lambda s: s.config.attempt)
+        self._sandbox_ids[uid] = best.id
+        return best
 
     async def _containers(self, sandbox_id: str) -> dict[str, list[rt.ContainerStatus]]:
         by_name: dict[str, list[rt.ContainerStatus]] = {}
@@ -89,6 +102,7 @@ class PodRunner:
                 hostname=spec.get("hostname") or meta["name"], labels={POD_UID_LABEL: uid},
                 host_network=bool(spec.get("hostNetwork"))))
             sandbox = await self.runtime.pod_sandbox_status(sid)
+            self._sandbox_ids[uid] = sid
         pod_ip = (sandbox.ip if sandbox else "") or (self.host_ip if spec.get("hostNetwork") else "")
         containers = await self._containers(sandbox.id) if sandbox else {}
         requeue: float | None = None
@@ -241,6 +255,7 @@ class PodRunner:
                 await self.runtime.stop_pod_sandbox(sb.id)
                 await self.runtime.remove_pod_sandbox(sb.id)
         shutil.rmtree(self.pod_root / uid, ignore_errors=True)
+        self._sandbox_ids.pop(uid, None)
         self.waiting = {k: v for k, v in self.waiting.items() if k[0] != uid}
 
     async def known_pods(self) -> set[str]:

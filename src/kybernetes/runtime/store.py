@@ -124,6 +124,7 @@ class ExitRecord:
 
 class Store:
     def __init__(self, root: Path) -> None:
+        self._sandbox_of: dict[str, str] = {}  # container ID -> its sandbox (never changes)
         self.root = root
         self.sandboxes_dir = root / "sandboxes"
         self.containers_dir = root / "containers"
@@ -207,10 +208,16 @@ class Store:
     def containers(self, sandbox_id: str | None = None) -> list[ContainerRecord]:
         out = []
         for d in self.containers_dir.iterdir():
+            # A container never changes sandbox and IDs are never reused, so remembering each one's sandbox
+            # lets a per-sandbox listing skip every other container's record unread.
+            known = self._sandbox_of.get(d.name)
+            if sandbox_id is not None and known is not None and known != sandbox_id:
+                continue
             try:
                 rec = ContainerRecord.from_dict(read_json(d / "container.json"))
             except (FileNotFoundError, NotADirectoryError):
                 continue
+            self._sandbox_of[d.name] = rec.sandbox_id
             if sandbox_id is None or rec.sandbox_id == sandbox_id:
                 out.append(rec)
         return sorted(out, key=lambda r: r.created_at)
@@ -228,3 +235,4 @@ class Store:
 
     def forget_container(self, container_id: str) -> None:
         shutil.rmtree(self.container_dir(container_id), ignore_errors=True)
+        self._sandbox_of.pop(container_id, None)

@@ -96,6 +96,10 @@ async def test_pod_runs_gets_an_ip_and_is_deleted(client: Client, namespace: str
     cs = status["containerStatuses"][0]
     assert cs["ready"] is True and "running" in cs["state"] and cs["containerID"].startswith("kyb://")
     assert {c["type"]: c["status"] for c in status["conditions"]}["Ready"] == "True"
+    reasons = await wait_for(client, f"/api/v1/namespaces/{namespace}/events",
+                             lambda lst: {"Pulled", "Created", "Started"} <= {e["reason"] for e in lst["items"]})
+    started = next(e for e in reasons["items"] if e["reason"] == "Started")
+    assert (started["source"]["component"], started["involvedObject"]["name"]) == ("kubelet", "web")
     await client.delete(path)
     await wait_for(client, f"/api/v1/namespaces/{namespace}/pods", lambda lst: not lst["items"])
     assert not await agent.runner.known_pods()

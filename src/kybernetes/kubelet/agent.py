@@ -25,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from kybernetes.client.events import EventRecorder
 from kybernetes.client.informer import Informer, object_key
 from kybernetes.client.rest import MERGE_PATCH, APIError, Client
 from kybernetes.client.workqueue import WorkQueue, run_workers
@@ -102,6 +103,7 @@ class Agent:
         self._uids: dict[str, str] = {}  # pod key -> uid of the pod we run under that key
         self._tasks: list[asyncio.Task[None]] = []
         self._web: web.AppRunner | None = None
+        self.recorder = EventRecorder(client, "kubelet", host=self.node_name)
 
     async def _serve_streaming(self) -> None:
         """The kubelet port on loopback: logs, exec, port-forward (the API server proxies to it)."""
@@ -157,6 +159,8 @@ class Agent:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.pods.stop()
         await self.heartbeat.close()
+        with contextlib.suppress(Exception):
+            await self.recorder.close()
         if self._web is not None:
             await self._web.cleanup()
             self._web = None
@@ -196,6 +200,9 @@ class Agent:
         path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}"
         if meta.get("deletionTimestamp"):
             grace = float(meta.get("deletionGracePeriodSeconds") or 0)
+            if key in self._uids:
+                for c in (pod.get("spec") or {}).get("containers") or []:
+                    self.recorder.event(pod, "Normal", "Killing", f"Stopping container {c['name']}")
             await self.runner.kill(uid, grace)
             self._uids.pop(key, None)
             with contextlib.suppress(APIError):
@@ -204,6 +211,8 @@ class Agent:
         self._uids[key] = uid
         result = await self.runner.sync(pod, time.time(),
                                         lambda kind, name: self._fetch(meta["namespace"], kind, name))
+        for type_, reason, message in result.events:
+            self.recorder.event(pod, type_, reason, message)
         current = pod.get("status") or {}
         if result.status != current:
             try:

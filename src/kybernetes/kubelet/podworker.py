@@ -153,6 +153,8 @@ class PodRunner:
         if last is not None:
             decision = self.crashloop.check(pod, name, last.finished_at, now)
             if not decision.allowed:
+                if key not in self.waiting or self.waiting[key].reason != decision.reason:
+                    events.append(("Warning", "BackOff", self.crashloop.event_message(pod, name)))
                 self.waiting[key] = _Waiting(decision.reason, decision.message)
                 return max(0.5, self.crashloop.backoff.get(backoff.container_key(pod, name)) / 4)
         try:
@@ -161,6 +163,7 @@ class PodRunner:
             self.waiting[key] = _Waiting(e.reason, e.message)
             events.append(("Warning", "Failed", e.message))
             return 2.0
+        events.append(("Normal", "Pulled", f'Container image "{container.get("image", "")}" already present on machine'))
         cid = await self.runtime.create_container(sandbox.id, cfg)
         events.append(("Normal", "Created", f"Created container {name}"))
         await self.runtime.start_container(cid)

@@ -159,3 +159,36 @@ async def test_restarted_agent_adopts_running_containers(client: Client, namespa
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+
+
+async def test_probes_liveness_restarts_and_readiness_gates_ready(client: Client, namespace: str, agent: Agent) -> None:
+    base = f"/api/v1/namespaces/{namespace}/pods"
+    web = ["sh", "-c", "mkdir -p /www && echo ok > /www/ok && exec httpd -f -p 8080 -h /www"]
+    ready_pod = pod("ready", agent.node_name, web, readinessProbe={
+        "httpGet": {"path": "/ok", "port": 8080}, "periodSeconds": 1})
+    never_ready = pod("unready", agent.node_name, web, readinessProbe={
+        "httpGet": {"path": "/missing", "port": 8080}, "periodSeconds": 1})
+    dying = pod("dying", agent.node_name, ["sleep", "3600"], livenessProbe={
+        "exec": {"command": ["sh", "-c", "exit 1"]}, "periodSeconds": 1, "failureThreshold": 2})
+    for p in (ready_pod, never_ready, dying):
+        await client.create(base, p)
+
+    def cond(p: dict[str, Any], type_: str) -> str:
+        return {c["type"]: c["status"] for c in (p.get("status") or {}).get("conditions") or []}.get(type_, "")
+
+    await wait_for(client, f"{base}/ready", lambda p: cond(p, "Ready") == "True")
+    unready = await wait_for(client, f"{base}/unready", lambda p: (p.get("status") or {}).get("phase") == "Running")
+    await asyncio.sleep(2.5)
+    unready = await client.get(f"{base}/unready")
+    assert cond(unready, "Ready") == "False" and unready["status"]["containerStatuses"][0]["ready"] is False
+
+    restarted = await wait_for(client, f"{base}/dying",
+                               lambda p: ((p.get("status") or {}).get("containerStatuses") or [{}])[0]
+                               .get("restartCount", 0) >= 1, timeout=30)
+    assert restarted["status"]["containerStatuses"][0]["lastState"]["terminated"]["exitCode"] in (137, 143)
+    events = (await client.get(f"/api/v1/namespaces/{namespace}/events"))["items"]
+    unhealthy = [e["message"] for e in events if e["reason"] == "Unhealthy"]
+    assert any(m.startswith("Liveness probe failed") for m in unhealthy), unhealthy
+    assert any(m == "Readiness probe failed: HTTP probe failed with statuscode: 404" for m in unhealthy), unhealthy
+    assert any(e["reason"] == "Killing" and e["message"] == "Container main failed liveness probe, will be restarted"
+               for e in events)

@@ -32,6 +32,7 @@ from kybernetes.client.workqueue import WorkQueue, run_workers
 from kybernetes.images.store import ImageStore
 from kybernetes.runtime import api as rt
 
+from . import prober, probes_plan
 from .node import NodeConfig, NodeHeartbeat
 from .podworker import PodRunner
 from .server import ContainerRef, PodNetwork, StreamingServer
@@ -104,6 +105,9 @@ class Agent:
         self._tasks: list[asyncio.Task[None]] = []
         self._web: web.AppRunner | None = None
         self.recorder = EventRecorder(client, "kubelet", host=self.node_name)
+        self.probes: dict[tuple[str, str], probes_plan.ContainerProbes] = {}  # (pod uid, container)
+        self._probing: set[tuple[str, str, str]] = set()  # (uid, container, kind) in flight
+        self._probed_id: dict[tuple[str, str], str] = {}  # (pod uid, container) -> the container being probed
 
     async def _serve_streaming(self) -> None:
         """The kubelet port on loopback: logs, exec, port-forward (the API server proxies to it)."""
@@ -144,6 +148,74 @@ class Agent:
         self._tasks.append(asyncio.create_task(run_workers(self.queue, self.sync, self.cfg.workers),
                                                name="agent pod workers"))
         self._tasks.append(asyncio.create_task(self._relist(), name="agent relist"))
+        self._tasks.append(asyncio.create_task(self._probe_loop(), name="agent probes"))
+
+    async def _probe_loop(self) -> None:
+        """Runs the probes that are due (liveness, readiness, startup), every 100 ms."""
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                await asyncio.sleep(0.1)
+                now = time.time()
+                for key, uid in list(self._uids.items()):
+                    pod = self.pods.get(key)
+                    if pod is None:
+                        continue
+                    spec = pod.get("spec") or {}
+                    for c in spec.get("containers") or []:
+                        if not any(c.get(f) for f in probes_plan.SPEC_FIELDS.values()):
+                            continue
+                        t = asyncio.create_task(self._probe_container(key, pod, uid, c, now))
+                        running.add(t)
+                        t.add_done_callback(running.discard)
+        finally:
+            for t in running:
+                t.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    async def _probe_container(self, key: str, pod: Obj, uid: str, c: Obj, now: float) -> None:
+        name = c["name"]
+        policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
+        cp = self.probes.get((uid, name))
+        if cp is None:
+            cp = self.probes[(uid, name)] = probes_plan.ContainerProbes(c, policy)
+        found, _ = await self.runner.find(uid, name, False)
+        if found is None or found.state != rt.ContainerState.RUNNING:
+            if cp.container_exited() is not None:
+                self._publish(key, uid, name, cp)
+            return
+        if self._probed_id.get((uid, name)) != found.id:
+            cp.container_started(found.id, found.started_at)
+            self._probed_id[(uid, name)] = found.id
+            self._publish(key, uid, name, cp)
+        deleting = bool(pod["metadata"].get("deletionTimestamp"))
+        for kind in cp.due(now, deleting=deleting):
+            flight = (uid, name, kind)
+            if flight in self._probing:
+                continue
+            self._probing.add(flight)
+            try:
+                probe = c.get(probes_plan.SPEC_FIELDS[kind]) or {}
+                sandbox = await self.runner.network(uid)
+                result, output = await prober.run_handler(
+                    probe, c, runtime=self.runtime, container_id=found.id, pod_ip=(sandbox.ip if sandbox else "")
+                    or self.cfg.host_ip, timeout=float(probe.get("timeoutSeconds") or 1))
+                tr = cp.record(kind, result, time.time(), output)
+            finally:
+                self._probing.discard(flight)
+            if tr.event is not None:
+                self.recorder.event(pod, tr.event.type, tr.event.reason, tr.event.message)
+            if tr.action == probes_plan.RESTART:
+                self.recorder.event(pod, "Normal", "Killing", tr.kill_message)
+                grace = float((pod.get("spec") or {}).get("terminationGracePeriodSeconds") or 30)
+                with contextlib.suppress(rt.RuntimeError_):
+                    await self.runtime.stop_container(found.id, grace)
+            if tr.changed:
+                self._publish(key, uid, name, cp)
+
+    def _publish(self, key: str, uid: str, name: str, cp: probes_plan.ContainerProbes) -> None:
+        self.runner.probe_state[(uid, name)] = (cp.ready, cp.started)
+        self.queue.add(key)
 
     async def run(self) -> None:
         try:
@@ -186,6 +258,10 @@ class Agent:
                 return None
             raise
 
+    def _forget_probes(self, uid: str) -> None:
+        self.probes = {k: v for k, v in self.probes.items() if k[0] != uid}
+        self._probed_id = {k: v for k, v in self._probed_id.items() if k[0] != uid}
+
     async def sync(self, key: str) -> None:
         pod = self.pods.get(key)
         known = self._uids.get(key)
@@ -193,6 +269,7 @@ class Agent:
             if known:
                 await self.runner.kill(known, 0)
                 self._uids.pop(key, None)
+                self._forget_probes(known)
             if pod is None:
                 return
         meta = pod["metadata"]
@@ -205,6 +282,7 @@ class Agent:
                     self.recorder.event(pod, "Normal", "Killing", f"Stopping container {c['name']}")
             await self.runner.kill(uid, grace)
             self._uids.pop(key, None)
+            self._forget_probes(uid)
             with contextlib.suppress(APIError):
                 await self.client.delete(path, {"gracePeriodSeconds": 0, "preconditions": {"uid": uid}})
             return

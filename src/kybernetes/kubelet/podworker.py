@@ -58,6 +58,8 @@ class PodRunner:
         self.crashloop = backoff.CrashLoopBackOff()
         self.waiting: dict[tuple[str, str], _Waiting] = {}  # (pod uid, container) -> why it is not running
         self._sandbox_ids: dict[str, str] = {}  # pod uid -> its ready sandbox
+        # (pod uid, container) -> (ready, started) from the agent's probes; absent: no probes, running = ready
+        self.probe_state: dict[tuple[str, str], tuple[bool, bool]] = {}
 
     # -- what the runtime has -------------------------------------------------------------------------------
 
@@ -234,8 +236,10 @@ class PodRunner:
                 continue
             last = attempts[-1]
             previous = attempts[-2] if len(attempts) > 1 else None
+            running = last.state == rt.ContainerState.RUNNING
+            ready, started = self.probe_state.get((uid, c["name"]), (running, True))
             snap = podstatus.ContainerSnapshot.from_runtime(
-                last, image=c.get("image", ""), ready=last.state == rt.ContainerState.RUNNING,
+                last, image=c.get("image", ""), ready=running and ready, started=started,
                 waiting_reason=waiting.reason if waiting else "", waiting_message=waiting.message if waiting else "",
                 last_terminated=podstatus.ContainerSnapshot.from_runtime(previous).terminated() if previous else None)
             out.append(snap)
@@ -260,6 +264,7 @@ class PodRunner:
         shutil.rmtree(self.pod_root / uid, ignore_errors=True)
         self._sandbox_ids.pop(uid, None)
         self.waiting = {k: v for k, v in self.waiting.items() if k[0] != uid}
+        self.probe_state = {k: v for k, v in self.probe_state.items() if k[0] != uid}
 
     async def known_pods(self) -> set[str]:
         return {s.config.uid for s in await self.runtime.list_pod_sandboxes() if s.config.uid}

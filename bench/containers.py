@@ -9,6 +9,8 @@ containers' network namespaces have loopback only (no bridge), so nothing but lo
    spec, shim, ``runc create`` and ``runc start``, until runc reports the process started), beside 100 bare
    ``runc run -d`` of an equivalent bundle (same busybox rootfs, read-only, no overlay, no shim) in the same run.
    Each container runs ``sleep 3600`` and is removed after its measurement (outside the timing).
+   Also the RSS of one container's shim, and pod sandbox setup/teardown with a bridge network (namespaces,
+   veth, IP) on a bridge of the benchmark's own.
 2. **Cached rebuild**: a 10-step Dockerfile (COPY, RUN, ENV, ...) built once, then rebuilt with every step cached;
    timed in-process (the builder) and as a whole ``kyb build`` command (process start included).
 3. **Layer unpack**: a 100 MB layer of 2,000 files, plain tar and gzip, unpacked into a snapshot: MB/s, files/s.
@@ -50,7 +52,37 @@ def fmt_ms(values: list[float]) -> str:
     return f"p50 {pct(values, 50) * 1000:6.1f} ms   p99 {pct(values, 99) * 1000:6.1f} ms   mean {statistics.mean(values) * 1000:6.1f} ms"
 
 
-async def runtime_starts(store: ImageStore, root: Path, cgroup_root: str, n: int) -> list[float]:
+def rss_kb(pid: int) -> tuple[int, int]:
+    """(VmRSS, RssAnon) of a process, in kB."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]), int(fields.get("RssAnon", "0 kB").split()[0])
+
+
+async def sandbox_network(root: Path, cgroup_root: str, n: int) -> tuple[list[float], list[float]]:
+    """Pod sandboxes on a bridge of their own (namespaces + veth + IP): setup and teardown times."""
+    from kybernetes.network.bridge import BridgeNetwork
+
+    tag = secrets.token_hex(3)
+    net = BridgeNetwork(bridge=f"kybn{tag}", subnet="10.251.251.0/24", state_dir=root / "net", nft_table=f"kybn{tag}")
+    runtime = RuncRuntime(root / "net-runtime", network=net, cgroup_root=cgroup_root)
+    up, down = [], []
+    try:
+        for i in range(n):
+            t0 = time.perf_counter()
+            sid = await runtime.run_pod_sandbox(rt.SandboxConfig(name=f"s{i}", uid=f"u{i}"))
+            up.append(time.perf_counter() - t0)
+            assert (await runtime.pod_sandbox_status(sid)).ip
+            t0 = time.perf_counter()
+            await runtime.stop_pod_sandbox(sid)
+            await runtime.remove_pod_sandbox(sid)
+            down.append(time.perf_counter() - t0)
+    finally:
+        await runtime.cleanup_all()
+        await net.destroy()
+    return up, down
+
+
+async def runtime_starts(store: ImageStore, root: Path, cgroup_root: str, n: int) -> tuple[list[float], tuple[int, int]]:
     image = store.resolve("busybox")
     layers = store.layer_dirs(image)
     runtime = RuncRuntime(root / "runtime", network=None, cgroup_root=cgroup_root)
@@ -66,12 +98,14 @@ async def runtime_starts(store: ImageStore, root: Path, cgroup_root: str, n: int
             times.append(time.perf_counter() - t0)
             st = await runtime.container_status(cid)
             assert st.state == rt.ContainerState.RUNNING, st
+            if i == 0:
+                shim = rss_kb(runtime.store.load_container(cid).shim_pid)
             await runtime.stop_container(cid, 0)
             await runtime.remove_container(cid)
     finally:
         await runtime.stop_pod_sandbox(sandbox)
         await runtime.remove_pod_sandbox(sandbox)
-    return times
+    return times, shim
 
 
 def bare_runc_starts(store: ImageStore, root: Path, cgroup_root: str, n: int) -> list[float]:
@@ -174,11 +208,15 @@ async def main() -> None:
           f"{subprocess.run(['runc', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}")
     try:
         bare = bare_runc_starts(store, root, cgroup_root, args.containers)
-        ours = await runtime_starts(store, root, cgroup_root, args.containers)
+        ours, shim = await runtime_starts(store, root, cgroup_root, args.containers)
         print(f"container start, {args.containers} sequential (create+start until running):")
         print(f"  kyb runtime (runc)  {fmt_ms(ours)}")
         print(f"  bare runc run -d    {fmt_ms(bare)}")
         print(f"  ratio p50 {pct(ours, 50) / pct(bare, 50):.2f}x   p99 {pct(ours, 99) / pct(bare, 99):.2f}x   (target <= 1.3x)")
+        print(f"  shim of a running container: RSS {shim[0] / 1024:.1f} MB, of which private {shim[1] / 1024:.1f} MB")
+        up, down = await sandbox_network(root, cgroup_root, 20)
+        print(f"pod sandbox with a bridge network, 20 sequential: setup {fmt_ms(up)}")
+        print(f"                                                  teardown {fmt_ms(down)}")
         cold, warm, cli = await rebuild(store, root, cgroup_root, data_dir)
         print("10-step Dockerfile:")
         print(f"  first build {cold:.2f} s   cached rebuild {warm * 1000:.0f} ms in-process, {cli * 1000:.0f} ms as "

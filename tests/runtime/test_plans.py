@@ -11,10 +11,11 @@ import pytest
 from kybernetes.runtime.api import ContainerConfig, DNSConfig, Mount, Resources, RuntimeError_, SandboxConfig
 from kybernetes.runtime.mounts import overlay_options
 from kybernetes.runtime.oci import DEFAULT_CAPABILITIES, HostLimits, SandboxView, build_spec
+from kybernetes.runtime.paths import secure_join as join_in_root
 from kybernetes.runtime.podsandbox import etc_hosts, resolv_conf, sandbox_hostname
 from kybernetes.runtime.shim import runc_error
 from kybernetes.runtime.shimbase import parse_signal
-from kybernetes.runtime.users import User, resolve_user, secure_join
+from kybernetes.runtime.users import User, resolve_user
 
 from .conftest import GROUP, PASSWD
 
@@ -45,6 +46,10 @@ def test_resolve_user_refuses_unknown_names(spec: str, message: str) -> None:
 def test_resolve_user_without_files() -> None:
     assert resolve_user("", "", "") == User(0, 0, [], "/")
     assert resolve_user("7:8", "", "") == User(7, 8, [], "/")
+
+
+def secure_join(root: Path, path: str) -> Path:
+    return Path(join_in_root(str(root), path))
 
 
 def test_secure_join_stays_inside(tmp_path: Path) -> None:

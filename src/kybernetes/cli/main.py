@@ -60,9 +60,12 @@ def _manager_options(args: argparse.Namespace, root_ca_pem: str | None) -> Any:
 
 
 def _server(args: argparse.Namespace) -> int:
+    """``kyb server`` (API server with controllers and scheduler) and ``kyb up`` (the same plus this machine's
+    node agent, which stops its pods and removes its network when the cluster stops)."""
     from kybernetes.apiserver.pki import ensure_ca
     from kybernetes.apiserver.server import ConfigError, ServerConfig, parse_listen, serve
     from kybernetes.controllers.manager import run_controller_manager
+    from kybernetes.kubelet.agent import run_agent
     from kybernetes.scheduler import run_scheduler
 
     try:
@@ -74,7 +77,8 @@ def _server(args: argparse.Namespace) -> int:
                        kubeconfig=Path(args.kubeconfig) if args.kubeconfig else None,
                        service_cidr=args.service_cidr)
     _setup_logging(args.verbose)
-    if not args.no_controllers:
+    agent_cfg = _agent_config(args) if args.command == "up" else None
+    if not getattr(args, "no_controllers", False):
         try:
             ca = ensure_ca(data_dir)
         except OSError as e:
@@ -83,6 +87,10 @@ def _server(args: argparse.Namespace) -> int:
         cfg.companions.append(functools.partial(run_controller_manager, opts=opts))
         if "scheduler" not in opts.disabled:
             cfg.companions.append(run_scheduler)
+    if agent_cfg is not None:
+        cfg.companions.append(functools.partial(run_agent, cfg=agent_cfg, cleanup_on_exit=True))
+        print(f"kyb up: node agent with the {_runtime_note(agent_cfg.runtime)}; kubeconfig: "
+              f"{cfg.kubeconfig or '~/.kube/config (context kyb)'}; Ctrl-C stops everything", file=sys.stderr)
     try:
         run_async(serve(cfg))
     except ConfigError as e:
@@ -164,46 +172,13 @@ def _real_agent(args: argparse.Namespace) -> int:
     from kybernetes.kubelet.agent import run_agent
 
     cfg = _agent_config(args)
-    print(f"kyb agent: {cfg.runtime} runtime" + ("" if cfg.runtime == "runc" else
-          " (no isolation: runc needs root and Debian's runc package)"), file=sys.stderr)
+    print(f"kyb agent: {_runtime_note(cfg.runtime)}", file=sys.stderr)
     return _component(args, functools.partial(run_agent, cfg=cfg))
 
 
-def _up(args: argparse.Namespace) -> int:
-    """API server + controller manager + scheduler + an agent for this machine, in one process."""
-    from kybernetes.apiserver.pki import ensure_ca
-    from kybernetes.apiserver.server import ConfigError, ServerConfig, parse_listen, serve
-    from kybernetes.controllers.manager import run_controller_manager
-    from kybernetes.kubelet.agent import run_agent
-    from kybernetes.scheduler import run_scheduler
-
-    try:
-        host, port = parse_listen(args.listen)
-    except ConfigError as e:
-        return _fail(str(e), 2)
-    data_dir = Path(args.data_dir)
-    cfg = ServerConfig(data_dir=data_dir, host=host, port=port,
-                       kubeconfig=Path(args.kubeconfig) if args.kubeconfig else None,
-                       service_cidr=args.service_cidr)
-    _setup_logging(args.verbose)
-    agent_cfg = _agent_config(args)
-    try:
-        ca = ensure_ca(data_dir)
-    except OSError as e:
-        return _fail(f"cannot create the cluster CA in {data_dir}: {e.strerror}")
-    opts = _manager_options(args, ca)
-    cfg.companions += [functools.partial(run_controller_manager, opts=opts), run_scheduler,
-                       functools.partial(run_agent, cfg=agent_cfg, cleanup_on_exit=True)]
-    note = "" if agent_cfg.runtime == "runc" else " (no isolation: runc needs root and Debian's runc package)"
-    print(f"kyb up: node agent with the {agent_cfg.runtime} runtime{note}; kubeconfig: "
-          f"{cfg.kubeconfig or '~/.kube/config (context kyb)'}; Ctrl-C stops everything", file=sys.stderr)
-    try:
-        run_async(serve(cfg))
-    except ConfigError as e:
-        return _fail(str(e))
-    except KeyboardInterrupt:
-        pass
-    return 0
+def _runtime_note(runtime: str) -> str:
+    return f"{runtime} runtime" + ("" if runtime == "runc" else
+                                   " (no isolation: runc needs root and Debian's runc package)")
 
 
 def _add_agent_flags(p: argparse.ArgumentParser, data_dir: bool = True) -> None:
@@ -285,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_controller_flags(up)
     _add_agent_flags(up, data_dir=False)
     up.add_argument("-v", "--verbose", action="store_true")
-    up.set_defaults(func=_up)
+    up.set_defaults(func=_server)
 
     from . import containers, images
 

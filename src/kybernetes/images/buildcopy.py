@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from kybernetes.runtime.users import read_in_root
+
 from .layers import LayerError, secure_join
 
 
@@ -243,31 +245,17 @@ def resolve_owner(merged: Path, chown: str) -> tuple[int, int]:
     A user without a group takes the same numeric ID as its group (Docker's rule for both names and numbers).
     """
     user, _, group = chown.partition(":")
-    uid = int(user) if user.isdigit() else _passwd_uid(merged, user)
-    return uid, _group_id(merged, group) if group else uid
+    uid = _id_in(merged, "/etc/passwd", user, "uid for user", "user")
+    return uid, _id_in(merged, "/etc/group", group, "gid for group", "group") if group else uid
 
 
-def _passwd_uid(merged: Path, user: str) -> int:
-    try:
-        with open(secure_join(str(merged), "/etc/passwd", follow_last=True)) as f:
-            for line in f:
-                fields = line.rstrip("\n").split(":")
-                if len(fields) >= 3 and fields[0] == user:
-                    return int(fields[2])
-    except OSError:
-        pass
-    raise CopyError(f"unable to convert uid/gid chown string to host mapping: can't find uid for user {user}: no such user: {user}")
-
-
-def _group_id(merged: Path, group: str) -> int:
-    if group.isdigit():
-        return int(group)
-    try:
-        with open(secure_join(str(merged), "/etc/group", follow_last=True)) as f:
-            for line in f:
-                fields = line.rstrip("\n").split(":")
-                if len(fields) >= 3 and fields[0] == group:
-                    return int(fields[2])
-    except OSError:
-        pass
-    raise CopyError(f"unable to convert uid/gid chown string to host mapping: can't find gid for group {group}: no such group: {group}")
+def _id_in(merged: Path, file: str, name: str, what: str, kind: str) -> int:
+    """A number as is, else the third field of ``name``'s line in the image's passwd or group file."""
+    if name.isdigit():
+        return int(name)
+    for line in read_in_root(merged, file).splitlines():
+        fields = line.split(":")
+        if len(fields) >= 3 and fields[0] == name and fields[2].isdigit():
+            return int(fields[2])
+    raise CopyError(f"unable to convert uid/gid chown string to host mapping: can't find {what} {name}: "
+                    f"no such {kind}: {name}")

@@ -25,6 +25,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, BinaryIO
 
+from kybernetes.runtime import paths
+from kybernetes.runtime.api import RuntimeError_
+
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
@@ -67,28 +70,11 @@ def open_decompressed(f: BinaryIO) -> IO[bytes]:
 
 
 def secure_join(root: str, name: str, follow_last: bool = False) -> str:
-    """Resolve ``name`` under ``root`` as if ``root`` were ``/``: symlinks are followed but never leave root."""
-    parts = [p for p in name.split("/") if p not in ("", ".")]
-    resolved: list[str] = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = os.path.join(root, *resolved, part)
-        if (parts or follow_last) and os.path.islink(candidate):
-            hops += 1
-            if hops > 40:
-                raise LayerError(f"too many levels of symbolic links in {name}")
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-            continue
-        resolved.append(part)
-    return os.path.join(root, *resolved)
+    """`runtime.paths.secure_join` with this module's error (the last component is not followed by default)."""
+    try:
+        return paths.secure_join(root, name, follow_last)
+    except RuntimeError_ as e:
+        raise LayerError(str(e)) from None
 
 
 def _remove(path: str) -> None:

@@ -162,8 +162,15 @@ class Agent:
                     if pod is None:
                         continue
                     spec = pod.get("spec") or {}
+                    deleting = bool(pod["metadata"].get("deletionTimestamp"))
                     for c in spec.get("containers") or []:
                         if not any(c.get(f) for f in probes_plan.SPEC_FIELDS.values()):
+                            continue
+                        # Nothing due for a container already being probed: no runtime lookup this tick. (Its
+                        # restart shows up when a probe is due, or when probing stopped: next_due is None.)
+                        cp = self.probes.get((uid, c["name"]))
+                        due = cp.next_due(now, deleting=deleting) if cp is not None else None
+                        if (uid, c["name"]) in self._probed_id and due is not None and due > now:
                             continue
                         t = asyncio.create_task(self._probe_container(key, pod, uid, c, now))
                         running.add(t)

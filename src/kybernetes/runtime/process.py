@@ -29,7 +29,6 @@ from .api import (
     ContainerStats,
     ExecProcess,
     InvalidState,
-    NotFound,
     RuntimeError_,
     SandboxConfig,
 )
@@ -54,25 +53,6 @@ class ProcessRuntime(ShimRuntime):
                             ip="" if config.host_network else "127.0.0.1")
         self.store.reserve_sandbox(rec)
         return rec.id
-
-    async def stop_pod_sandbox(self, sandbox_id: str) -> None:
-        try:
-            rec = self.store.load_sandbox(sandbox_id)
-        except NotFound:
-            return
-        async with self._lock(sandbox_id):
-            for c in self.store.containers(sandbox_id):
-                async with self._lock(c.id):
-                    await self._stop(c, 0)
-            rec.ready = False
-            self.store.save_sandbox(rec)
-
-    async def remove_pod_sandbox(self, sandbox_id: str) -> None:
-        await self.stop_pod_sandbox(sandbox_id)
-        for c in self.store.containers(sandbox_id):
-            await self.remove_container(c.id)
-        self.store.forget_sandbox(sandbox_id)
-        self._drop_lock(sandbox_id)
 
     # --- containers --------------------------------------------------------------------------------------------
 
@@ -147,17 +127,6 @@ class ProcessRuntime(ShimRuntime):
         except ProcessLookupError:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(rec.pid, sig)
-
-    async def remove_container(self, container_id: str) -> None:
-        try:
-            rec = self.store.load_container(container_id)
-        except NotFound:
-            return
-        async with self._lock(container_id):
-            await self._stop(rec, 0)
-            await self._reap_shim(rec)
-            self.store.forget_container(container_id)
-        self._drop_lock(container_id)
 
     async def container_stats(self, container_id: str) -> ContainerStats:
         rec = self.store.load_container(container_id)

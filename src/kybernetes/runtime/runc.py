@@ -41,13 +41,13 @@ from .api import (
     ExecProcess,
     InvalidState,
     NetworkPlugin,
-    NotFound,
     RuntimeError_,
     SandboxConfig,
 )
 from .cgroups import Hierarchies
 from .mounts import mount_overlay, mounts_under, unmount, unmount_all
 from .oci import SandboxView, build_spec, host_limits
+from .paths import secure_join
 from .podsandbox import (
     create_namespaces,
     mount_shm,
@@ -72,7 +72,7 @@ from .shimctl import (
     spawn_spare,
 )
 from .store import ContainerRecord, SandboxRecord
-from .users import secure_join, user_in_rootfs
+from .users import user_in_rootfs
 
 RUNC_INIT_COMM = "runc:[2:INIT]"
 SPARE_SHIM_IDLE = 600.0  # seconds an unused spare shim waits before it exits; 0 turns spares off
@@ -135,33 +135,12 @@ class RuncRuntime(ShimRuntime):
         remove_namespaces(sdir)
         unmount_shm(sdir)
 
-    async def stop_pod_sandbox(self, sandbox_id: str) -> None:
-        try:
-            rec = self.store.load_sandbox(sandbox_id)
-        except NotFound:
-            return
-        async with self._lock(sandbox_id):
-            for c in self.store.containers(sandbox_id):
-                async with self._lock(c.id):
-                    await self._stop(c, 0)
-            await self._teardown_sandbox(rec)
-            rec.ready = False
-            self.store.save_sandbox(rec)
-
-    async def remove_pod_sandbox(self, sandbox_id: str) -> None:
-        try:
-            rec = self.store.load_sandbox(sandbox_id)
-        except NotFound:
-            return
-        await self.stop_pod_sandbox(sandbox_id)
-        for c in self.store.containers(sandbox_id):
-            await self.remove_container(c.id)
+    async def _forget_sandbox(self, rec: SandboxRecord) -> None:
         if rec.config.cgroup_parent.strip("/"):
             self.cgroups.remove_if_empty(self._sandbox_cgroup(rec))
         else:
             self.cgroups.remove_tree(self._sandbox_cgroup(rec))
-        self._forget_dir(self.store.sandbox_dir(sandbox_id))
-        self._drop_lock(sandbox_id)
+        self._forget_dir(self.store.sandbox_dir(rec.id))
 
     def _forget_dir(self, directory: Path) -> None:
         """Remove a directory after unmounting whatever is still mounted below it (never delete through one)."""
@@ -200,7 +179,7 @@ class RuncRuntime(ShimRuntime):
             mount_overlay(config.rootfs_layers, upper, cdir / "work", rootfs)
             user = user_in_rootfs(rootfs, config.user)
             cwd = "/" + (config.working_dir or "/").strip("/")
-            cwd_dir = secure_join(rootfs, cwd)
+            cwd_dir = Path(secure_join(str(rootfs), cwd))
             if not cwd_dir.exists():
                 cwd_dir.mkdir(parents=True)
                 os.chown(cwd_dir, user.uid, user.gid)
@@ -284,16 +263,6 @@ class RuncRuntime(ShimRuntime):
     async def _signal(self, rec: ContainerRecord, sig: int) -> None:
         await self.runc.kill(rec.id, sig)
 
-    async def remove_container(self, container_id: str) -> None:
-        try:
-            rec = self.store.load_container(container_id)
-        except NotFound:
-            return
-        async with self._lock(container_id):
-            await self._stop(rec, 0)
-            await self._destroy_container(rec)
-        self._drop_lock(container_id)
-
     async def _destroy_container(self, rec: ContainerRecord) -> None:
         await self.runc.delete(rec.id)
         if rec.shim_pid:
@@ -303,6 +272,7 @@ class RuncRuntime(ShimRuntime):
         if rec.extra.get("cgroup_path"):
             self.cgroups.remove_tree(rec.extra["cgroup_path"])
         self._forget_dir(cdir)
+        self.store.forget_container(rec.id)
 
     async def container_stats(self, container_id: str) -> ContainerStats:
         rec = self.store.load_container(container_id)

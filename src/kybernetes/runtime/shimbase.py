@@ -29,6 +29,7 @@ from .api import (
     ExecProcess,
     ExecResult,
     InvalidState,
+    NotFound,
     RuntimeError_,
     SandboxState,
     SandboxStatus,
@@ -177,6 +178,53 @@ class ShimRuntime:
     async def stop_container(self, container_id: str, timeout: float) -> None:
         async with self._lock(container_id):
             await self._stop(self.store.load_container(container_id), timeout)
+
+    async def remove_container(self, container_id: str) -> None:
+        try:
+            rec = self.store.load_container(container_id)
+        except NotFound:
+            return
+        async with self._lock(container_id):
+            await self._stop(rec, 0)
+            await self._destroy_container(rec)
+        self._drop_lock(container_id)
+
+    async def stop_pod_sandbox(self, sandbox_id: str) -> None:
+        try:
+            rec = self.store.load_sandbox(sandbox_id)
+        except NotFound:
+            return
+        async with self._lock(sandbox_id):
+            for c in self.store.containers(sandbox_id):
+                async with self._lock(c.id):
+                    await self._stop(c, 0)
+            await self._teardown_sandbox(rec)
+            rec.ready = False
+            self.store.save_sandbox(rec)
+
+    async def remove_pod_sandbox(self, sandbox_id: str) -> None:
+        try:
+            rec = self.store.load_sandbox(sandbox_id)
+        except NotFound:
+            return
+        await self.stop_pod_sandbox(sandbox_id)
+        for c in self.store.containers(sandbox_id):
+            await self.remove_container(c.id)
+        await self._forget_sandbox(rec)
+        self._drop_lock(sandbox_id)
+
+    # What a backend frees beyond the records (namespaces, mounts, cgroups): plain processes have nothing more.
+
+    async def _destroy_container(self, rec: ContainerRecord) -> None:
+        """Free a stopped container: its shim, then its record."""
+        await self._reap_shim(rec)
+        self.store.forget_container(rec.id)
+
+    async def _teardown_sandbox(self, rec: SandboxRecord) -> None:
+        """Free what a stopped sandbox holds (its network and namespaces)."""
+
+    async def _forget_sandbox(self, rec: SandboxRecord) -> None:
+        self.store.forget_sandbox(rec.id)
 
     async def _reap_shim(self, rec: ContainerRecord) -> None:
         """After the container exited: give the shim a moment to finish, then make sure it is gone."""

@@ -12,43 +12,17 @@ read or create files on the host. Parsing is pure: `resolve_user` takes the file
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .api import RuntimeError_
-
-MAX_SYMLINKS = 40
-
-
-def secure_join(root: Path, path: str) -> Path:
-    """``root/path`` with every symlink resolved inside ``root``."""
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    resolved: list[str] = []
-    links = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = root.joinpath(*resolved, part)
-        if candidate.is_symlink():
-            links += 1
-            if links > MAX_SYMLINKS:
-                raise RuntimeError_(f"too many levels of symbolic links in {path}")
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-        else:
-            resolved.append(part)
-    return root.joinpath(*resolved)
+from .paths import secure_join
 
 
 def read_in_root(root: Path, path: str) -> str:
     try:
-        return secure_join(root, path).read_text(errors="replace")
+        with open(secure_join(str(root), path), errors="replace") as f:
+            return f.read()
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return ""
 

@@ -151,7 +151,11 @@ async def stop_proxy(directory: Path, bridge: str, sandbox_id: str, timeout: flo
     """Stop the sandbox's forwarder (SIGTERM, then SIGKILL after `timeout`) and forget it."""
     pid_file, log_file = _files(directory, sandbox_id)
     pid = recorded_pid(directory, bridge, sandbox_id)
-    if pid is not None and is_our_proxy(pid, bridge, sandbox_id):
+    # A child this process started and has not reaped is ours whatever /proc says at this instant; anything else
+    # must prove it is our forwarder (the PID file may outlive the process, and PIDs are reused).
+    child = _children.get(pid) if pid is not None else None
+    ours = child is not None and child.poll() is None
+    if pid is not None and (ours or is_our_proxy(pid, bridge, sandbox_id)):
         sig = signal.SIGTERM
         deadline = time.monotonic() + timeout
         with contextlib.suppress(ProcessLookupError):

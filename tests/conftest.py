@@ -14,6 +14,10 @@ import pytest
 from tests.kubectl_bins import find_kubectls
 from tests.serverproc import ServerProc
 
+# Network safety: every node agent the suites start (in this process or as `kyb up`/`kyb agent` children) contacts
+# no image registry beyond this machine; pods whose images default to imagePullPolicy Always use the local store.
+os.environ["KYB_OFFLINE"] = "1"
+
 
 @pytest.fixture(scope="session")
 def kubectls() -> dict[str, str]:

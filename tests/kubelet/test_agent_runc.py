@@ -35,7 +35,7 @@ async def agent(client: Client, tmp_path: Path) -> AsyncIterator[Agent]:
     subnet = f"10.254.{secrets.randbelow(250) + 1}.0/24"
     cfg = AgentConfig(node_name=f"node-{tag}", data_dir=tmp_path / "agent", pod_cidr=subnet, cluster_cidr=subnet,
                       bridge=f"kybk{tag}", nft_table=f"kybk{tag}", cgroup_root=f"/kyb-test-{tag}",
-                      lease_renew_interval=2.0, kubelet_port=0)
+                      lease_renew_interval=2.0, kubelet_port=0, offline=True)  # offline: no registry traffic
     images = ImageStore(cfg.data_dir / "images")
     bootstrap.bootstrap_busybox(images)
     net = BridgeNetwork(bridge=cfg.bridge, subnet=subnet, state_dir=cfg.data_dir / "network", nft_table=cfg.nft_table)
@@ -139,6 +139,17 @@ async def test_missing_image_is_err_image_pull(client: Client, namespace: str, a
     got = await wait_for(client, f"{base}/noimg", waiting)
     assert got["status"]["phase"] == "Pending"
 
+    def backing_off(obj: dict[str, Any]) -> bool:
+        cs = ((obj.get("status") or {}).get("containerStatuses") or [{}])[0]
+        return (cs.get("state") or {}).get("waiting", {}).get("reason") == "ImagePullBackOff"
+
+    got = await wait_for(client, f"{base}/noimg", backing_off)
+    waiting_state = got["status"]["containerStatuses"][0]["state"]["waiting"]
+    assert waiting_state["message"] == 'Back-off pulling image "does-not-exist:1"'
+    wanted = {("Failed", "Error: ErrImagePull"), ("BackOff", 'Back-off pulling image "does-not-exist:1"')}
+    await wait_for(client, f"/api/v1/namespaces/{namespace}/events", lambda lst: wanted <= {
+        (e["reason"], e["message"]) for e in lst["items"] if e["involvedObject"]["name"] == "noimg"})
+
 
 async def test_restarted_agent_adopts_running_containers(client: Client, namespace: str, agent: Agent) -> None:
     base = f"/api/v1/namespaces/{namespace}/pods"
@@ -192,3 +203,44 @@ async def test_probes_liveness_restarts_and_readiness_gates_ready(client: Client
     assert any(m == "Readiness probe failed: HTTP probe failed with statuscode: 404" for m in unhealthy), unhealthy
     assert any(e["reason"] == "Killing" and e["message"] == "Container main failed liveness probe, will be restarted"
                for e in events)
+
+
+async def test_lifecycle_hooks(client: Client, namespace: str, agent: Agent, tmp_path: Path) -> None:
+    """postStart runs before the pod is reported running; preStop runs on deletion before the stop signal; a
+    failing postStart kills the container (FailedPostStartHook) and it is restarted."""
+    base = f"/api/v1/namespaces/{namespace}/pods"
+    shared = tmp_path / "hooks"
+    shared.mkdir()
+    volume = {"volumes": [{"name": "h", "hostPath": {"path": str(shared)}}]}
+    mounts = [{"name": "h", "mountPath": "/h"}]
+    hooked = pod("hooked", agent.node_name, ["sh", "-c", "trap 'echo term >> /h/log; exit 0' TERM; "
+                                                         "while true; do sleep 0.1; done"],
+                 volumeMounts=mounts, lifecycle={
+                     "postStart": {"exec": {"command": ["sh", "-c", "echo post-start >> /h/log"]}},
+                     "preStop": {"exec": {"command": ["sh", "-c", "echo pre-stop >> /h/log"]}}})
+    hooked["spec"].update(volume, terminationGracePeriodSeconds=5)
+    failing = pod("failing", agent.node_name, ["sleep", "3600"], lifecycle={
+        "postStart": {"exec": {"command": ["sh", "-c", "echo nope; exit 7"]}}})
+    await client.create(base, hooked)
+    await client.create(base, failing)
+    await wait_for(client, f"{base}/hooked", lambda p: (p.get("status") or {}).get("phase") == "Running")
+    assert (shared / "log").read_text() == "post-start\n"
+    await client.delete(f"{base}/hooked")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        with contextlib.suppress(APIError):
+            await client.get(f"{base}/hooked")
+            await asyncio.sleep(0.1)
+            continue
+        break
+    assert (shared / "log").read_text() == "post-start\npre-stop\nterm\n"
+
+    restarted = await wait_for(client, f"{base}/failing",
+                               lambda p: ((p.get("status") or {}).get("containerStatuses") or [{}])[0]
+                               .get("restartCount", 0) >= 1, timeout=30)
+    assert restarted["status"]["containerStatuses"][0]["lastState"]["terminated"]["exitCode"] in (137, 143)
+    events = (await client.get(f"/api/v1/namespaces/{namespace}/events"))["items"]
+    failed = [e["message"] for e in events if e["reason"] == "FailedPostStartHook"]
+    assert failed and failed[0].startswith("Exec lifecycle hook ([sh -c echo nope; exit 7]) for Container \"main\" "
+                                           f"in Pod \"failing_{namespace}(") and 'message: "nope"' in failed[0], failed
+    assert any(e["reason"] == "Killing" and e["message"] == "FailedPostStartHook" for e in events)

@@ -165,7 +165,8 @@ def _agent_config(args: argparse.Namespace) -> Any:
         raise SystemExit(_fail(str(e), 2)) from None
     return AgentConfig(node_name=args.node_name or "", data_dir=Path(args.data_dir), runtime=runtime,
                        pod_cidr=args.pod_cidr, cluster_cidr=args.cluster_cidr, bridge=args.pod_bridge,
-                       nft_table=args.pod_bridge, cgroup_root=args.cgroup_root, kubelet_port=args.kubelet_port)
+                       nft_table=args.pod_bridge, cgroup_root=args.cgroup_root, kubelet_port=args.kubelet_port,
+                       offline=args.offline)
 
 
 def _real_agent(args: argparse.Namespace) -> int:
@@ -191,6 +192,9 @@ def _add_agent_flags(p: argparse.ArgumentParser, data_dir: bool = True) -> None:
     p.add_argument("--cgroup-root", default="/kybpods", help="cgroup under which pods run")
     p.add_argument("--kubelet-port", type=int, default=10250,
                    help="loopback port of the agent's logs/exec/port-forward server (0: any free port)")
+    p.add_argument("--offline", action="store_true", default=os.environ.get("KYB_OFFLINE", "") not in ("", "0"),
+                   help="contact no image registry beyond this machine: pods run what the image store has "
+                        "(default: on when $KYB_OFFLINE is set)")
     if data_dir:
         p.add_argument("--data-dir", default=str(default_data_dir()), help="images, containers and pod files")
 

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import orjson
@@ -62,6 +63,11 @@ def load_credentials(registry_host: str, path: Path | None = None) -> Credential
         doc = orjson.loads((path or _config_path()).read_bytes())
     except (FileNotFoundError, NotADirectoryError, orjson.JSONDecodeError):
         return None
+    return credentials_from_config(doc, registry_host)
+
+
+def credentials_from_config(doc: Any, registry_host: str) -> Credentials | None:
+    """The ``auths`` entry for ``registry_host`` in a parsed Docker ``config.json`` (or a pull secret's)."""
     auths = doc.get("auths") if isinstance(doc, dict) else None
     if not isinstance(auths, dict):
         return None

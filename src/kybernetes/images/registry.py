@@ -71,12 +71,16 @@ _DEFAULT_MESSAGES = {
 
 
 class RegistryError(Exception):
-    """A registry operation failed; ``str()`` is the one line to show, ``code`` the registry's error code."""
+    """A registry operation failed; ``str()`` is the one line to show, ``code`` the registry's error code.
 
-    def __init__(self, message: str, code: str = "", status: int = 0) -> None:
+    ``unreachable``: no answer at all (DNS, refused or timed-out connection, TLS), as opposed to an HTTP error.
+    """
+
+    def __init__(self, message: str, code: str = "", status: int = 0, unreachable: bool = False) -> None:
         super().__init__(message)
         self.code = code
         self.status = status
+        self.unreachable = unreachable
 
 
 def is_insecure_host(host: str) -> bool:
@@ -226,7 +230,7 @@ class RegistryClient:
                         code, msg = error_message(resp.status, body, ())
                         raise RegistryError(msg, code, resp.status)
             except (TimeoutError, aiohttp.ClientError, OSError) as e:
-                raise RegistryError(connect_message("GET", str(url), e)) from e
+                raise RegistryError(connect_message("GET", str(url), e), unreachable=True) from e
             self._pinged = True
 
     async def _send(
@@ -239,11 +243,11 @@ class RegistryClient:
             raise RegistryError(msg, code, e.status) from None
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
             realm = self.authorizer.challenge.params.get("realm", "") if self.authorizer.challenge else ""
-            raise RegistryError(connect_message("GET", realm, e)) from e
+            raise RegistryError(connect_message("GET", realm, e), unreachable=True) from e
         try:
             resp = await self.session.request(method, url, headers={**(headers or {}), **auth}, data=data)
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
-            raise RegistryError(connect_message(method, str(url), e)) from e
+            raise RegistryError(connect_message(method, str(url), e), unreachable=True) from e
         return resp, bool(auth)
 
     @contextlib.asynccontextmanager

@@ -33,6 +33,7 @@ from kybernetes.images.store import ImageStore
 from kybernetes.runtime import api as rt
 
 from . import prober, probes_plan
+from .imagepull import ImagePuller
 from .node import NodeConfig, NodeHeartbeat
 from .podworker import PodRunner
 from .server import ContainerRef, PodNetwork, StreamingServer
@@ -57,6 +58,7 @@ class AgentConfig:
     relist_period: float = 1.0
     lease_renew_interval: float = 10.0
     workers: int = 8
+    offline: bool = False  # contact no image registry beyond this machine (see imagepull)
 
 
 def machine_capacity(data_dir: Path) -> dict[str, str]:
@@ -97,11 +99,13 @@ class Agent:
                                pod_cidrs=[cfg.pod_cidr], kubelet_port=cfg.kubelet_port,
                                node_info={"containerRuntimeVersion": f"{getattr(runtime, 'name', cfg.runtime)}://"})
         self.runner = PodRunner(runtime, images, pod_root=cfg.data_dir / "pods", log_root=cfg.data_dir / "logs",
-                                host_ip=cfg.host_ip, node_allocatable=capacity)
+                                host_ip=cfg.host_ip, node_allocatable=capacity,
+                                puller=ImagePuller(images, offline=cfg.offline))
         self.heartbeat = NodeHeartbeat(client, renew_interval=cfg.lease_renew_interval)
         self.pods = Informer(client, "", "v1", "pods", field_selector=f"spec.nodeName={self.node_name}")
         self.queue: WorkQueue[str] = WorkQueue()
         self._uids: dict[str, str] = {}  # pod key -> uid of the pod we run under that key
+        self._posted: dict[str, Any] = {}  # pod uid -> the status as our last patch left it
         self._tasks: list[asyncio.Task[None]] = []
         self._web: web.AppRunner | None = None
         self.recorder = EventRecorder(client, "kubelet", host=self.node_name)
@@ -139,8 +143,7 @@ class Agent:
     async def start(self) -> None:
         await self._serve_streaming()
         await self.heartbeat.register(self.node)
-        self.pods.add_event_handler(lambda p: self.queue.add(object_key(p)),
-                                    lambda _o, p: self.queue.add(object_key(p)),
+        self.pods.add_event_handler(lambda p: self.queue.add(object_key(p)), self._on_update,
                                     lambda p: self.queue.add(object_key(p)))
         self._tasks = [self.pods.start(), asyncio.create_task(self.heartbeat.run(), name="agent heartbeat")]
         await self.pods.wait_synced()
@@ -245,6 +248,13 @@ class Agent:
             self._web = None
         self._tasks = []
 
+    def _on_update(self, old: Obj, new: Obj) -> None:
+        # The echo of our own status patch changes nothing to do: syncing on it would double every pod's syncs.
+        # (Upstream's kubelet likewise ignores status-only updates; a status someone else wrote differs from
+        # what we posted, so it is synced and put right.)
+        if _without_status(old) != _without_status(new) or new.get("status") != self._posted.get(new["metadata"]["uid"]):
+            self.queue.add(object_key(new))
+
     def pod_uid(self, namespace: str, name: str) -> str | None:
         pod = self.pods.get(f"{namespace}/{name}")
         return pod["metadata"].get("uid") if pod else None
@@ -268,6 +278,7 @@ class Agent:
     def _forget_probes(self, uid: str) -> None:
         self.probes = {k: v for k, v in self.probes.items() if k[0] != uid}
         self._probed_id = {k: v for k, v in self._probed_id.items() if k[0] != uid}
+        self._posted.pop(uid, None)
 
     async def sync(self, key: str) -> None:
         pod = self.pods.get(key)
@@ -287,7 +298,8 @@ class Agent:
             if key in self._uids:
                 for c in (pod.get("spec") or {}).get("containers") or []:
                     self.recorder.event(pod, "Normal", "Killing", f"Stopping container {c['name']}")
-            await self.runner.kill(uid, grace)
+            for type_, reason, message in await self.runner.kill(uid, grace, pod):
+                self.recorder.event(pod, type_, reason, message)
             self._uids.pop(key, None)
             self._forget_probes(uid)
             with contextlib.suppress(APIError):
@@ -300,14 +312,24 @@ class Agent:
             self.recorder.event(pod, type_, reason, message)
         current = pod.get("status") or {}
         if result.status != current:
+            self._posted[uid] = result.status  # before the patch: its watch echo may come before its response
             try:
-                await self.client.patch(f"{path}/status", {"status": merge_diff(current, result.status)},
-                                        MERGE_PATCH)
+                patched = await self.client.patch(f"{path}/status", {"status": merge_diff(current, result.status)},
+                                                  MERGE_PATCH)
+                self._posted[uid] = patched.get("status")
             except APIError as e:
+                self._posted.pop(uid, None)
                 if e.code != 404:
                     raise
+        else:
+            self._posted[uid] = pod.get("status")
         if result.requeue_after is not None:
             self.queue.add_after(key, result.requeue_after)
+
+
+def _without_status(pod: Obj) -> Obj:
+    meta = {k: v for k, v in (pod.get("metadata") or {}).items() if k not in ("resourceVersion", "managedFields")}
+    return {**pod, "metadata": meta, "status": None}
 
 
 class _Lookup:

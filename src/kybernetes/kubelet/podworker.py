@@ -12,6 +12,7 @@ status (``CreateContainerConfigError``, ``ErrImagePull``...), as upstream report
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -21,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kybernetes.images.store import ImageError, ImageNotFound, ImageStore
+from kybernetes.images.store import Image, ImageStore
 from kybernetes.runtime import api as rt
 
-from . import backoff, containerspec, envvars, podstatus, volumes
+from . import backoff, containerspec, envvars, hooks, imagepull, podstatus, volumes
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -48,9 +49,10 @@ class _Waiting:
 
 class PodRunner:
     def __init__(self, runtime: rt.Runtime, images: ImageStore, *, pod_root: Path, log_root: Path, host_ip: str,
-                 node_allocatable: Mapping[str, Any] | None = None) -> None:
+                 node_allocatable: Mapping[str, Any] | None = None, puller: imagepull.ImagePuller | None = None) -> None:
         self.runtime = runtime
         self.images = images
+        self.puller = puller or imagepull.ImagePuller(images)
         self.pod_root = pod_root
         self.log_root = log_root
         self.host_ip = host_ip
@@ -160,17 +162,22 @@ class PodRunner:
                 self.waiting[key] = _Waiting(decision.reason, decision.message)
                 return max(0.5, self.crashloop.backoff.get(backoff.container_key(pod, name)) / 4)
         try:
-            cfg = await self._config(pod, container, pod_ip, (last.attempt + 1) if last else 0, fetch)
+            pulled = await self.puller.ensure(pod, container, now, fetch)
+        except imagepull.PullFailed as e:
+            return self._image_failed(key, e, events)
+        events.extend(pulled.events)
+        try:
+            cfg = await self._config(pod, container, pulled.image, pod_ip, (last.attempt + 1) if last else 0, fetch)
         except _Fail as e:
             self.waiting[key] = _Waiting(e.reason, e.message)
             events.append(("Warning", "Failed", e.message))
             return 2.0
-        events.append(("Normal", "Pulled", f'Container image "{container.get("image", "")}" already present on machine'))
         cid = await self.runtime.create_container(sandbox.id, cfg)
         events.append(("Normal", "Created", f"Created container {name}"))
         await self.runtime.start_container(cid)
         events.append(("Normal", "Started", f"Started container {name}"))
         self.waiting.pop(key, None)
+        await self._post_start(pod, container, cid, pod_ip, events)
         if last is not None:
             with contextlib.suppress(rt.RuntimeError_):
                 for old in await self.runtime.list_containers(sandbox.id):
@@ -178,18 +185,40 @@ class PodRunner:
                         await self.runtime.remove_container(old.id)  # keep one previous attempt, for --previous
         return None
 
-    async def _config(self, pod: Obj, container: Obj, pod_ip: str, attempt: int, fetch: Fetch) -> rt.ContainerConfig:
-        image_ref = container.get("image", "")
-        policy = container.get("imagePullPolicy") or "IfNotPresent"
+    def _image_failed(self, key: tuple[str, str], e: imagepull.PullFailed, events: list[tuple[str, str, str]]) -> float:
+        """The container waits for its image: upstream's events (repeats aggregate into one event's count)."""
+        self.waiting[key] = _Waiting(e.reason, e.message)
+        first = {backoff.IMAGE_PULL_BACK_OFF: ("Normal", backoff.BACK_OFF_EVENT),
+                 backoff.ERR_IMAGE_PULL: ("Warning", "Failed"), "InvalidImageName": ("Warning", "InspectFailed"),
+                 "ErrImageNeverPull": ("Warning", "ErrImageNeverPull")}[e.reason]
+        events.append((*first, e.message))
+        if e.reason != "ErrImageNeverPull":
+            events.append(("Warning", "Failed", f"Error: {e.reason}"))
+        return 1.0
+
+    async def _post_start(self, pod: Obj, container: Obj, cid: str, pod_ip: str,
+                          events: list[tuple[str, str, str]]) -> None:
+        """The ``postStart`` hook; when it fails the container is killed (and restarted as the policy says)."""
+        handler = hooks.handler_of(container, "postStart")
+        if handler is None:
+            return
         try:
-            image = self.images.resolve(image_ref)
-        except ImageNotFound:
-            if policy == "Never":
-                raise _Fail("ErrImageNeverPull", f'Container image "{image_ref}" is not present with pull policy of Never') from None
-            raise _Fail("ErrImagePull", f'Failed to pull image "{image_ref}": not found in the node\'s image store '
-                        "(kyb build, kyb load or kyb pull it there)") from None
-        except ImageError as e:
-            raise _Fail("InvalidImageName", f'Failed to apply default image tag "{image_ref}": {e}') from None
+            error = await asyncio.wait_for(hooks.run_hook(handler, container, pod, runtime=self.runtime,
+                                                          container_id=cid, pod_ip=pod_ip,
+                                                          timeout=hooks.POST_START_LIMIT), hooks.POST_START_LIMIT)
+        except TimeoutError:
+            error = hooks.hook_error(handler, container["name"], pod, "context deadline exceeded", "")
+        if error is None:
+            return
+        events.append(("Warning", "FailedPostStartHook", error))
+        events.append(("Normal", "Killing", "FailedPostStartHook"))
+        grace = float((pod.get("spec") or {}).get("terminationGracePeriodSeconds") or 30)
+        with contextlib.suppress(rt.RuntimeError_):
+            await self.runtime.stop_container(cid, grace)
+
+    async def _config(self, pod: Obj, container: Obj, image: Image, pod_ip: str, attempt: int,
+                      fetch: Fetch) -> rt.ContainerConfig:
+        image_ref = container.get("image", "")
         objects: dict[tuple[str, str], Obj | None] = {}
         for kind, name in _referenced_objects(pod):
             objects[(kind, name)] = await fetch(kind, name)
@@ -247,15 +276,29 @@ class PodRunner:
 
     # -- stopping -------------------------------------------------------------------------------------------
 
-    async def kill(self, uid: str, grace: float) -> None:
-        """Stop every container of the pod (grace period, then SIGKILL) and free its sandboxes and files."""
+    async def kill(self, uid: str, grace: float, pod: Obj | None = None) -> list[tuple[str, str, str]]:
+        """Stop every container of the pod, all at once (``preStop`` hooks when ``pod`` is given, then the stop
+        signal, the rest of the grace period, SIGKILL) and free its sandboxes and files; returns the events."""
+        events: list[tuple[str, str, str]] = []
+        specs = {c["name"]: c for c in ((pod or {}).get("spec") or {}).get("containers") or []}
+
+        async def stop(c: rt.ContainerStatus, pod_ip: str) -> None:
+            left = grace
+            spec = specs.get(c.name)
+            if pod is not None and spec is not None:
+                left, error = await hooks.pre_stop(pod, spec, runtime=self.runtime, container_id=c.id,
+                                                   pod_ip=pod_ip, grace=grace)
+                if error is not None:
+                    events.append(("Warning", "FailedPreStopHook", error))
+            with contextlib.suppress(rt.NotFound):
+                await self.runtime.stop_container(c.id, left)
+
         for sb in await self.runtime.list_pod_sandboxes():
             if sb.config.uid != uid:
                 continue
             with contextlib.suppress(rt.NotFound):
-                for c in await self.runtime.list_containers(sb.id):
-                    if c.state == rt.ContainerState.RUNNING:
-                        await self.runtime.stop_container(c.id, grace)
+                running = [c for c in await self.runtime.list_containers(sb.id) if c.state == rt.ContainerState.RUNNING]
+                await asyncio.gather(*(stop(c, sb.ip) for c in running))
             with contextlib.suppress(rt.NotFound):
                 for c in await self.runtime.list_containers(sb.id):
                     await self.runtime.remove_container(c.id)
@@ -265,6 +308,7 @@ class PodRunner:
         self._sandbox_ids.pop(uid, None)
         self.waiting = {k: v for k, v in self.waiting.items() if k[0] != uid}
         self.probe_state = {k: v for k, v in self.probe_state.items() if k[0] != uid}
+        return events
 
     async def known_pods(self) -> set[str]:
         return {s.config.uid for s in await self.runtime.list_pod_sandboxes() if s.config.uid}

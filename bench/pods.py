@@ -135,7 +135,7 @@ async def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="kyb-bench-pods-"))
     data, kubeconfig = base / "data", base / "kubeconfig"
     tag = secrets.token_hex(3)
-    env = dict(os.environ, KYB_DATA_DIR=str(data))
+    env = dict(os.environ, KYB_DATA_DIR=str(data), KYB_OFFLINE="1")  # no image registry traffic
     subprocess.run([sys.executable, "-m", "kybernetes", "image", "bootstrap", "busybox"], env=env, check=True,
                    stdout=subprocess.DEVNULL)
     t0 = time.monotonic()
@@ -146,7 +146,7 @@ async def main() -> None:
                             env=env, stdout=subprocess.DEVNULL, stderr=open(base / "up.log", "wb"))  # noqa: SIM115
     client: Client | None = None
     if os.environ.get("KYB_BENCH_PROFILE"):
-        subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(proc.pid), "-d", "40",
+        subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-s", "-p", str(proc.pid), "-d", "60",
                           "-f", "raw", "-o", os.environ["KYB_BENCH_PROFILE"]],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

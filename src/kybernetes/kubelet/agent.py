@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,10 @@ from .server import ContainerRef, PodNetwork, StreamingServer
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
+
+
+class AgentError(Exception):
+    """The agent cannot run (the message says why, in one line)."""
 
 
 @dataclass
@@ -355,7 +361,7 @@ class _Lookup:
         return PodNetwork(netns_path=sandbox.netns_path, ip=sandbox.ip)
 
 
-async def run_agent(url: str, cfg: AgentConfig, *, cleanup_on_exit: bool = False) -> None:
+async def run_agent(url: str, cfg: AgentConfig, *, cleanup_on_exit: Callable[[], bool] | bool = False) -> None:
     try:
         await _run_agent(url, cfg, cleanup_on_exit=cleanup_on_exit)
     except Exception as e:  # a companion task's failure would otherwise go unseen
@@ -363,16 +369,31 @@ async def run_agent(url: str, cfg: AgentConfig, *, cleanup_on_exit: bool = False
         raise
 
 
-async def _run_agent(url: str, cfg: AgentConfig, *, cleanup_on_exit: bool = False) -> None:
+async def _run_agent(url: str, cfg: AgentConfig, *, cleanup_on_exit: Callable[[], bool] | bool = False) -> None:
     """``kyb agent`` / the agent inside ``kyb up``: this machine as a node, until cancelled.
 
     With ``cleanup_on_exit`` (``kyb up``) stopping also stops every pod's containers and removes the pod bridge
     and its guard, so nothing is left on the machine; the pods stay in the API and are started again next time.
     A standalone agent leaves its containers running, as a kubelet does, and adopts them when it comes back.
     """
-    from kybernetes.network.bridge import BridgeNetwork
 
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    # One agent per data dir: a second one would fight the first over the same containers and network.
+    lock = open(cfg.data_dir / "agent.lock", "w")  # noqa: SIM115 - held for the agent's lifetime
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise AgentError(f"another node agent is running on {cfg.data_dir}") from None
+    try:
+        await _run_locked(url, cfg, cleanup_on_exit)
+    finally:
+        lock.close()
+
+
+async def _run_locked(url: str, cfg: AgentConfig, cleanup_on_exit: Callable[[], bool] | bool) -> None:
+    from kybernetes.network.bridge import BridgeNetwork
+
     images = ImageStore(cfg.data_dir / "images")
     net: BridgeNetwork | None = None
     runtime: rt.Runtime
@@ -400,7 +421,7 @@ async def _run_agent(url: str, cfg: AgentConfig, *, cleanup_on_exit: bool = Fals
     try:
         await agent.run()
     finally:
-        if cleanup_on_exit:
+        if cleanup_on_exit() if callable(cleanup_on_exit) else cleanup_on_exit:
             with contextlib.suppress(Exception):
                 uids = await agent.runner.known_pods()
                 await asyncio.gather(*(agent.runner.kill(uid, 5) for uid in uids), return_exceptions=True)

@@ -60,10 +60,21 @@ class PodRunner:
         self.crashloop = backoff.CrashLoopBackOff()
         self.waiting: dict[tuple[str, str], _Waiting] = {}  # (pod uid, container) -> why it is not running
         self._sandbox_ids: dict[str, str] = {}  # pod uid -> its ready sandbox
+        # pod uid -> [(attempt, sandbox id)] of every sandbox, read from the runtime once and then kept up to date
+        # here (this agent is the only one creating sandboxes in its runtime): a new pod then costs no listing
+        self._by_uid: dict[str, list[tuple[int, str]]] | None = None
         # (pod uid, container) -> (ready, started) from the agent's probes; absent: no probes, running = ready
         self.probe_state: dict[tuple[str, str], tuple[bool, bool]] = {}
 
     # -- what the runtime has -------------------------------------------------------------------------------
+
+    async def _index(self) -> dict[str, list[tuple[int, str]]]:
+        if self._by_uid is None:
+            index: dict[str, list[tuple[int, str]]] = {}
+            for s in await self.runtime.list_pod_sandboxes():
+                index.setdefault(s.config.uid, []).append((s.config.attempt, s.id))
+            self._by_uid = index
+        return self._by_uid
 
     async def _sandbox(self, uid: str) -> rt.SandboxStatus | None:
         # The pod's sandbox ID is remembered: listing every sandbox on every sync is O(pods) per sync.
@@ -74,13 +85,13 @@ class PodRunner:
                 if st.state == rt.SandboxState.READY:
                     return st
             self._sandbox_ids.pop(uid, None)
-        ready = [s for s in await self.runtime.list_pod_sandboxes()
-                 if s.config.uid == uid and s.state == rt.SandboxState.READY]
-        if not ready:
-            return None
-        best = max(ready, key=lambda s: s.config.attempt)
-        self._sandbox_ids[uid] = best.id
-        return best
+        for _, sid in sorted((await self._index()).get(uid, []), reverse=True):
+            with contextlib.suppress(rt.NotFound):
+                st = await self.runtime.pod_sandbox_status(sid)
+                if st.state == rt.SandboxState.READY:
+                    self._sandbox_ids[uid] = sid
+                    return st
+        return None
 
     async def _containers(self, sandbox_id: str) -> dict[str, list[rt.ContainerStatus]]:
         by_name: dict[str, list[rt.ContainerStatus]] = {}
@@ -99,12 +110,13 @@ class PodRunner:
         terminal = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
         sandbox = await self._sandbox(uid)
         if sandbox is None and not terminal:
-            attempt = 1 + max([s.config.attempt for s in await self.runtime.list_pod_sandboxes()
-                               if s.config.uid == uid] or [-1])
+            index = await self._index()
+            attempt = 1 + max([a for a, _ in index.get(uid, [])] or [-1])
             sid = await self.runtime.run_pod_sandbox(rt.SandboxConfig(
                 name=meta["name"], namespace=meta.get("namespace", ""), uid=uid, attempt=attempt,
                 hostname=spec.get("hostname") or meta["name"], labels={POD_UID_LABEL: uid},
                 host_network=bool(spec.get("hostNetwork"))))
+            index.setdefault(uid, []).append((attempt, sid))
             sandbox = await self.runtime.pod_sandbox_status(sid)
             self._sandbox_ids[uid] = sid
         pod_ip = (sandbox.ip if sandbox else "") or (self.host_ip if spec.get("hostNetwork") else "")
@@ -293,8 +305,10 @@ class PodRunner:
             with contextlib.suppress(rt.NotFound):
                 await self.runtime.stop_container(c.id, left)
 
-        for sb in await self.runtime.list_pod_sandboxes():
-            if sb.config.uid != uid:
+        for _, sid in (await self._index()).get(uid, []):
+            try:
+                sb = await self.runtime.pod_sandbox_status(sid)
+            except rt.NotFound:
                 continue
             with contextlib.suppress(rt.NotFound):
                 running = [c for c in await self.runtime.list_containers(sb.id) if c.state == rt.ContainerState.RUNNING]
@@ -306,16 +320,17 @@ class PodRunner:
                 await self.runtime.remove_pod_sandbox(sb.id)
         shutil.rmtree(self.pod_root / uid, ignore_errors=True)
         self._sandbox_ids.pop(uid, None)
+        (await self._index()).pop(uid, None)
         self.waiting = {k: v for k, v in self.waiting.items() if k[0] != uid}
         self.probe_state = {k: v for k, v in self.probe_state.items() if k[0] != uid}
         return events
 
     async def known_pods(self) -> set[str]:
-        return {s.config.uid for s in await self.runtime.list_pod_sandboxes() if s.config.uid}
+        return {uid for uid in await self._index() if uid}
 
     async def fingerprints(self) -> dict[str, tuple[Any, ...]]:
         """Per pod UID, the state of its containers: the agent's relist compares these to find what changed."""
-        uid_of = {s.id: s.config.uid for s in await self.runtime.list_pod_sandboxes()}
+        uid_of = {sid: uid for uid, sandboxes in (await self._index()).items() for _, sid in sandboxes}
         out: dict[str, list[tuple[Any, ...]]] = {}
         for c in await self.runtime.list_containers():
             uid = uid_of.get(c.sandbox_id)

@@ -16,6 +16,11 @@ is only held by synchronous code (no ``await`` inside), so coroutines of one pro
 
 Records survive the runtime process (that is their point); they do not survive a host reboot in any useful way,
 so they are not fsynced.
+
+Reading is cached per record file, validated by the file's inode, mtime and size (a replaced record is a new
+inode): the node agent lists every sandbox and container once a second, and parsing each JSON again was most of
+what that cost. A cache hit returns a fresh record object (its mutable parts copied), so callers may change and
+save what they get, as before.
 """
 
 from __future__ import annotations
@@ -122,14 +127,34 @@ class ExitRecord:
     message: str = ""
 
 
+_Key = tuple[int, int, int]  # (inode, mtime_ns, size) of a record file
+
+
+def _fresh(rec: Any) -> Any:
+    return dataclasses.replace(rec, extra=dict(rec.extra))
+
+
 class Store:
     def __init__(self, root: Path) -> None:
         self._sandbox_of: dict[str, str] = {}  # container ID -> its sandbox (never changes)
+        self._cache: dict[str, tuple[_Key, Any]] = {}  # record file -> (its identity, the parsed record)
         self.root = root
         self.sandboxes_dir = root / "sandboxes"
         self.containers_dir = root / "containers"
         self.sandboxes_dir.mkdir(parents=True, exist_ok=True)
         self.containers_dir.mkdir(parents=True, exist_ok=True)
+
+    def _read(self, path: Path, parse: Any) -> Any:
+        """The record in ``path`` (FileNotFoundError / NotADirectoryError when there is none), cached."""
+        name = str(path)
+        st = os.stat(name)
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        hit = self._cache.get(name)
+        if hit is not None and hit[0] == key:
+            return _fresh(hit[1])
+        rec = parse(read_json(path))
+        self._cache[name] = (key, rec)
+        return _fresh(rec)
 
     def sandbox_dir(self, sandbox_id: str) -> Path:
         return self.sandboxes_dir / sandbox_id
@@ -160,13 +185,16 @@ class Store:
             self.save_sandbox(rec)
 
     def save_sandbox(self, rec: SandboxRecord) -> None:
-        atomic_write_json(self.sandbox_dir(rec.id) / "sandbox.json", rec.to_dict())
+        path = self.sandbox_dir(rec.id) / "sandbox.json"
+        self._cache.pop(str(path), None)  # file times are coarse (a jiffy): our own rewrite may look unchanged
+        atomic_write_json(path, rec.to_dict())
 
     def load_sandbox(self, sandbox_id: str) -> SandboxRecord:
         if not sandbox_id or "/" in sandbox_id:
             raise NotFound(f"pod sandbox {sandbox_id!r} not found")
         try:
-            return SandboxRecord.from_dict(read_json(self.sandbox_dir(sandbox_id) / "sandbox.json"))
+            rec: SandboxRecord = self._read(self.sandbox_dir(sandbox_id) / "sandbox.json", SandboxRecord.from_dict)
+            return rec
         except FileNotFoundError:
             raise NotFound(f"pod sandbox {sandbox_id!r} not found") from None
 
@@ -174,13 +202,14 @@ class Store:
         out = []
         for d in sorted(self.sandboxes_dir.iterdir()):
             try:
-                out.append(SandboxRecord.from_dict(read_json(d / "sandbox.json")))
+                out.append(self._read(d / "sandbox.json", SandboxRecord.from_dict))
             except (FileNotFoundError, NotADirectoryError):
                 continue
         return sorted(out, key=lambda r: r.created_at)
 
     def forget_sandbox(self, sandbox_id: str) -> None:
         shutil.rmtree(self.sandbox_dir(sandbox_id), ignore_errors=True)
+        self._cache.pop(str(self.sandbox_dir(sandbox_id) / "sandbox.json"), None)
 
     # --- containers ------------------------------------------------------------------------------------------
 
@@ -195,13 +224,17 @@ class Store:
             self.save_container(rec)
 
     def save_container(self, rec: ContainerRecord) -> None:
-        atomic_write_json(self.container_dir(rec.id) / "container.json", rec.to_dict())
+        path = self.container_dir(rec.id) / "container.json"
+        self._cache.pop(str(path), None)
+        atomic_write_json(path, rec.to_dict())
 
     def load_container(self, container_id: str) -> ContainerRecord:
         if not container_id or "/" in container_id:
             raise NotFound(f"container {container_id!r} not found")
         try:
-            return ContainerRecord.from_dict(read_json(self.container_dir(container_id) / "container.json"))
+            rec: ContainerRecord = self._read(self.container_dir(container_id) / "container.json",
+                                              ContainerRecord.from_dict)
+            return rec
         except FileNotFoundError:
             raise NotFound(f"container {container_id!r} not found") from None
 
@@ -214,7 +247,7 @@ class Store:
             if sandbox_id is not None and known is not None and known != sandbox_id:
                 continue
             try:
-                rec = ContainerRecord.from_dict(read_json(d / "container.json"))
+                rec = self._read(d / "container.json", ContainerRecord.from_dict)
             except (FileNotFoundError, NotADirectoryError):
                 continue
             self._sandbox_of[d.name] = rec.sandbox_id
@@ -236,3 +269,4 @@ class Store:
     def forget_container(self, container_id: str) -> None:
         shutil.rmtree(self.container_dir(container_id), ignore_errors=True)
         self._sandbox_of.pop(container_id, None)
+        self._cache.pop(str(self.container_dir(container_id) / "container.json"), None)

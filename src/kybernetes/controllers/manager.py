@@ -84,6 +84,9 @@ async def run_controller_manager(url: str, opts: ManagerOptions | None = None) -
     try:
         await asyncio.gather(*tasks)
     finally:
+        # A cancelled gather has already cancelled every task; cancelling one again would interrupt its own
+        # cleanup (closing its informers and session) half-way.
         for t in tasks:
-            t.cancel()
+            if not t.done() and not t.cancelling():
+                t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -9,104 +9,15 @@ pod CIDR and cgroup root, and sends traffic only to the pods on the bridge it ma
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import shutil
-import signal
-import subprocess
-import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import Kubectl
+from tests.e2e.upcluster import Up, needs_runc, wait_for
 
-pytestmark = [pytest.mark.kubectl,
-              pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("runc") or not Path("/bin/busybox").exists(),
-                                 reason="needs root, runc and busybox-static")]
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
-
-
-class Up:
-    def __init__(self, base: Path) -> None:
-        tag = secrets.token_hex(3)
-        self.data = base / "data"
-        self.kubeconfig = base / "kubeconfig"
-        self.bridge = f"kybu{tag}"
-        self.cgroup = f"/kyb-test-{tag}"
-        self.cidr = f"10.254.{secrets.randbelow(250) + 1}.0/24"
-        env = dict(os.environ, KYB_DATA_DIR=str(self.data))
-        subprocess.run([sys.executable, "-m", "kybernetes", "image", "bootstrap", "busybox"], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kybernetes", "up", "--data-dir", str(self.data), "--listen", "127.0.0.1:0",
-             "--kubeconfig", str(self.kubeconfig), "--pod-cidr", self.cidr, "--cluster-cidr", "10.254.0.0/16",
-             "--pod-bridge", self.bridge, "--cgroup-root", self.cgroup, "--node-name", f"up-{tag}", "--kubelet-port", "0"],
-            stdout=subprocess.DEVNULL, stderr=open(base / "up.log", "wb"), env=env)  # noqa: SIM115
-        wait_for(self.kubeconfig.exists, "the kubeconfig", 20)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def leftovers(self) -> list[str]:
-        found = []
-        if subprocess.run(["ip", "link", "show", self.bridge], capture_output=True).returncode == 0:
-            found.append(f"bridge {self.bridge}")
-        if subprocess.run(["nft", "list", "table", "inet", self.bridge], capture_output=True).returncode == 0:
-            found.append(f"nft table {self.bridge}")
-        with open("/proc/self/mountinfo") as f:
-            found += [f"mount {line.split()[4]}" for line in f if str(self.data) in line]
-        for pid in os.listdir("/proc"):
-            if pid.isdigit():
-                try:
-                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-                except OSError:
-                    continue
-                if str(self.data).encode() in cmd and int(pid) != self.proc.pid:
-                    found.append(f"process {pid} {cmd[:80]!r}")
-        return found
-
-
-@pytest.fixture(scope="module")
-def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
-    u = Up(tmp_path_factory.mktemp("up"))
-    try:
-        yield u
-    finally:
-        u.stop()
-        for hierarchy in Path("/sys/fs/cgroup").iterdir():
-            root = hierarchy / u.cgroup.strip("/")
-            if root.is_dir():
-                for d in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-                    d.rmdir()
-                root.rmdir()
-
-
-@pytest.fixture(params=["1.27", "1.33"], ids=lambda v: f"kubectl-{v}")
-def kubectl(request: pytest.FixtureRequest, up: Up, kubectls: dict[str, str], tmp_path: Path) -> Kubectl:
-    if request.param not in kubectls:
-        pytest.skip(f"kubectl {request.param} is not available")
-    return Kubectl(kubectls[request.param], request.param, up.kubeconfig, tmp_path)
+pytestmark = [pytest.mark.kubectl, needs_runc]
 
 
 def test_node_ready_and_pods_run(kubectl: Kubectl, up: Up) -> None:

@@ -349,8 +349,8 @@ class _Lookup:
         if uid is None:
             return None
         found, waiting = await self.agent.runner.find(uid, container, previous)
-        if found is None:
-            return None if previous else ContainerRef("", waiting_reason=waiting or "ContainerCreating")
+        if found is None:  # an empty reference: the server answers upstream's 400 ("previous terminated ...")
+            return ContainerRef("") if previous else ContainerRef("", waiting_reason=waiting or "ContainerCreating")
         return ContainerRef(found.id, found.log_path, found.state == rt.ContainerState.RUNNING)
 
     async def pod_network(self, namespace: str, pod: str) -> PodNetwork | None:

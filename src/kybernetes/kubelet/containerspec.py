@@ -222,6 +222,7 @@ def container_config(pod: Mapping[str, Any], container: Mapping[str, Any], image
         stop_signal=str(stop_signal),
         tty=bool(container.get("tty")),
         stdin=bool(container.get("stdin")),
+        stdin_once=bool(container.get("stdin")) and bool(container.get("stdinOnce")),
         readonly_rootfs=bool(sc.get("readOnlyRootFilesystem")),
         privileged=bool(sc.get("privileged")),
     )

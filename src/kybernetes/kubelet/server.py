@@ -8,7 +8,15 @@ Routes (the kubelet's own paths; the API server's ``pods/log|exec|attach|portfor
 * ``GET|POST /exec/{namespace}/{pod}/{container}?command=...&stdin&stdout&stderr&tty``: an upgrade to SPDY/3.1
   (``v4.channel.k8s.io`` and older) or to a WebSocket (``v5``/``v4``... channel protocols); the exit code goes
   back on the error channel as a ``Status`` (see `kybernetes.streaming.status`), so ``kubectl exec`` exits with it.
-* ``/attach/...``: answered with a 400 ``Status`` until the runtime can attach (ours has no ``attach`` yet).
+* ``GET|POST /attach/{namespace}/{pod}/{container}?stdin&stdout&stderr&tty``: the same upgrades, connected to
+  the container's own stdio through the runtime's ``attach`` (`AttachedIO`), not to a new process. As the
+  kubelet does, the terminal setting is the container's (a ``tty`` query only shapes which SPDY streams the
+  client opens), stderr is not separate with a terminal, and at least one of stdin/stdout/stderr is required.
+  Refusals come before the upgrade as plain HTTP errors: not running (400), no such container (404), ``stdin``
+  to a container created without ``stdin: true`` (400). The session ends when the container exits (output
+  drained) or when the client goes away (the container goes on; with ``stdinOnce`` its stdin is closed); either
+  way the error channel gets ``Success``, as upstream's attach writes it (the exit code is the pod status's:
+  ``kubectl run -i --restart=Never`` reads it from there).
 * ``/portForward/{namespace}/{pod}``: see `kubelet.portforward`.
 
 The server knows nothing of the agent's internals: it asks a `PodLookup` (which container of which pod, where
@@ -32,10 +40,18 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from kybernetes.kubelet import portforward
-from kybernetes.runtime.api import ExecProcess, Runtime, RuntimeError_
+from kybernetes.runtime.api import (
+    AttachedIO,
+    ExecProcess,
+    InvalidState,
+    NoStdin,
+    NotFound,
+    Runtime,
+    RuntimeError_,
+)
 from kybernetes.runtime.logs import LogFormatError, parse_timestamp, read_log
 from kybernetes.streaming import spdy, wsproto
-from kybernetes.streaming.status import encode_for_protocol, error_status, exec_result_status
+from kybernetes.streaming.status import encode_for_protocol, error_status, exec_result_status, success_status
 
 STATE_POLL = 0.5  # seconds between "is the container still running?" checks while following a log
 
@@ -131,12 +147,128 @@ async def pump_exec(proc: ExecProcess, io: ExecIO, stdin: bool, tty: bool) -> in
         await asyncio.gather(*side, *outputs, return_exceptions=True)
 
 
+async def pump_attach(attached: AttachedIO, io: ExecIO, stdin: bool, client_gone: Awaitable[None]) -> bool:
+    """Connect an attachment to its client until the container exits (True) or the client leaves (False).
+
+    The attachment's output is always read to its end, even once the client stopped taking it, so that it never
+    backs up into the container's shim.
+    """
+
+    async def feed_stdin() -> None:
+        while chunk := await io.read_stdin():
+            await attached.write_stdin(chunk)
+        await attached.close_stdin()
+
+    async def copy(source: AsyncIterator[bytes], write: Callable[[bytes], Awaitable[None]]) -> None:
+        broken = False
+        async for chunk in source:
+            if not broken:
+                try:
+                    await write(chunk)
+                except (ConnectionError, RuntimeError, spdy.SpdyError):  # the client is going away
+                    broken = True
+
+    async def resizes() -> None:
+        while (size := await io.next_resize()) is not None:
+            await attached.resize(size.width, size.height)
+
+    side = [asyncio.ensure_future(feed_stdin())] if stdin else []
+    if attached.tty:
+        side.append(asyncio.ensure_future(resizes()))
+    outputs = [asyncio.ensure_future(copy(attached.stdout(), io.write_stdout)),
+               asyncio.ensure_future(copy(attached.stderr(), io.write_stderr))]
+    exited = asyncio.ensure_future(attached.wait())
+    gone = asyncio.ensure_future(client_gone)
+    try:
+        await asyncio.wait([exited, gone], return_when=asyncio.FIRST_COMPLETED)
+        if exited.done():
+            await asyncio.gather(*outputs, return_exceptions=True)
+            return True
+        return False
+    finally:
+        for task in [*side, *outputs, exited, gone]:
+            task.cancel()
+        await asyncio.gather(*side, *outputs, exited, gone, return_exceptions=True)
+
+
 async def _no_input() -> bytes:
     return b""
 
 
 async def _no_resize() -> wsproto.TerminalSize | None:
     return None
+
+
+class _SpdyChannels:
+    """The SPDY/3.1 streams of one exec or attach: stdin, stdout, stderr, resize and the error channel."""
+
+    def __init__(self, conn: spdy.SpdyConnection, protocol: str, response: web.StreamResponse,
+                 streams: dict[str, spdy.SpdyStream]) -> None:
+        self.conn = conn
+        self.protocol = protocol
+        self.response = response
+        self.streams = streams
+        self._pending = b""
+
+    @classmethod
+    async def accept(cls, request: web.Request, stdin: bool, stdout: bool, stderr: bool,
+                     tty: bool) -> _SpdyChannels | web.StreamResponse:
+        """Upgrade and wait for the streams the client announced in its query; a response when that failed."""
+        upgraded = await spdy.upgrade_aiohttp(request)
+        if upgraded is None:
+            return status_body(400, "BadRequest", "unable to upgrade connection: expected an upgrade to "
+                                                  "SPDY/3.1 or WebSocket")
+        conn, protocol, response = upgraded
+        wanted = ["error"] + ["stdin"] * stdin + ["stdout"] * stdout + ["stderr"] * (stderr and not tty)
+        if tty and protocol not in ("channel.k8s.io", "v2.channel.k8s.io"):
+            wanted.append("resize")
+        try:
+            streams = await conn.accept_streams(wanted)
+        except (TimeoutError, spdy.SpdyError):
+            await conn.close()
+            return response
+        return cls(conn, protocol, response, streams)
+
+    def writer(self, kind: str) -> Callable[[bytes], Awaitable[None]]:
+        stream = self.streams.get(kind)
+
+        async def write(data: bytes) -> None:
+            if stream is not None:
+                await stream.write(data)
+        return write
+
+    async def next_resize(self) -> wsproto.TerminalSize | None:
+        stream = self.streams.get("resize")
+        if stream is None:
+            return None
+        decoder = json.JSONDecoder()
+        while True:
+            text = self._pending.decode(errors="replace").lstrip()
+            with contextlib.suppress(ValueError):
+                obj, end = decoder.raw_decode(text)
+                self._pending = text[end:].encode()
+                return wsproto.TerminalSize(int(obj.get("Width", 0)), int(obj.get("Height", 0)))
+            chunk = await stream.read()
+            if not chunk:
+                return None
+            self._pending += chunk
+
+    def io(self, tty: bool) -> ExecIO:
+        read = self.streams["stdin"].read if "stdin" in self.streams else _no_input
+        return ExecIO(read, self.writer("stdout"), self.writer("stderr"), self.next_resize if tty else _no_resize)
+
+    async def finish(self, status: dict[str, Any]) -> web.StreamResponse:
+        """Close the output streams, write the status on the error channel, close the connection."""
+        with contextlib.suppress(ConnectionError, RuntimeError, spdy.SpdyError):
+            for kind in ("stdout", "stderr"):
+                if kind in self.streams:
+                    await self.streams[kind].close()
+            payload = encode_for_protocol(self.protocol, status)
+            if payload:
+                await self.streams["error"].write(payload)
+            await self.streams["error"].close()
+        await self.conn.close()
+        return self.response
 
 
 class StreamingServer:
@@ -218,8 +350,70 @@ class StreamingServer:
     # --- exec and attach -------------------------------------------------------------------------------------
 
     async def attach(self, request: web.Request) -> web.StreamResponse:
-        return status_body(400, "BadRequest", "attach is not supported by this node's container runtime "
-                                              f"({getattr(self.runtime, 'name', 'unknown')})")
+        ns, pod, name = (request.match_info[k] for k in ("namespace", "pod", "container"))
+        stdin, stdout, stderr = _flag(request, "stdin"), _flag(request, "stdout"), _flag(request, "stderr")
+        tty = _flag(request, "tty")
+        if not (stdin or stdout or stderr):
+            return status_body(400, "BadRequest", "you must specify at least 1 of stdin, stdout, stderr")
+        ref = await self.lookup.container(ns, pod, name, False)
+        if ref is None or not ref.id:
+            return status_body(404, "NotFound", f'container not found ("{name}")')
+        if not ref.running:
+            return status_body(400, "BadRequest", f'container "{name}" in pod "{pod}" is not running')
+        try:  # before the upgrade, so that a refusal is a plain HTTP error, as the kubelet's are
+            attached = await self.runtime.attach(ref.id, stdin=stdin, tty=tty)
+        except NoStdin:
+            return status_body(400, "BadRequest", f'unable to attach stdin: container "{name}" in pod "{pod}" '
+                                                  "was not created with stdin: true")
+        except NotFound:
+            return status_body(404, "NotFound", f'container not found ("{name}")')
+        except InvalidState:
+            return status_body(400, "BadRequest", f'container "{name}" in pod "{pod}" is not running')
+        except RuntimeError_ as e:
+            return status_body(500, "InternalError", f"error attaching to container: {e}")
+        try:
+            if request.headers.get("Upgrade", "").lower() == "websocket":
+                return await self._attach_websocket(request, attached, stdin)
+            return await self._attach_spdy(request, attached, stdin, stdout, stderr, tty)
+        finally:
+            await attached.detach()
+
+    async def _attach_websocket(self, request: web.Request, attached: AttachedIO,
+                                stdin: bool) -> web.StreamResponse:
+        accepted = await wsproto.accept_websocket(request)
+        if accepted is None:
+            return status_body(400, "BadRequest", "expected a WebSocket upgrade")
+        ws, protocol = accepted
+        session = wsproto.ExecSession(ws, protocol)
+        session.start()
+        gone = asyncio.Event()
+
+        async def next_resize() -> wsproto.TerminalSize | None:
+            size = await session.resizes.get()
+            if size is None:  # the read loop ended: the socket is closed
+                session.resizes.put_nowait(None)
+                gone.set()
+            return size
+
+        async def client_gone() -> None:
+            if not attached.tty:  # else pump_attach's resize loop reads the queue
+                while await next_resize() is not None:
+                    pass
+            await gone.wait()
+
+        io = ExecIO(session.read_stdin, session.write_stdout, session.write_stderr, next_resize)
+        await pump_attach(attached, io, stdin, client_gone())
+        await session.finish(success_status())
+        return ws
+
+    async def _attach_spdy(self, request: web.Request, attached: AttachedIO, stdin: bool, stdout: bool,
+                           stderr: bool, tty: bool) -> web.StreamResponse:
+        accepted = await _SpdyChannels.accept(request, stdin, stdout, stderr, tty)
+        if isinstance(accepted, web.StreamResponse):
+            return accepted
+        channels = accepted
+        await pump_attach(attached, channels.io(attached.tty), stdin, channels.conn.wait_closed())
+        return await channels.finish(success_status())
 
     async def exec(self, request: web.Request) -> web.StreamResponse:
         ns, pod, name = (request.match_info[k] for k in ("namespace", "pod", "container"))
@@ -263,63 +457,16 @@ class StreamingServer:
 
     async def _exec_spdy(self, request: web.Request, ref: ContainerRef, command: list[str], stdin: bool,
                          tty: bool) -> web.StreamResponse:
-        upgraded = await spdy.upgrade_aiohttp(request)
-        if upgraded is None:
-            return status_body(400, "BadRequest", "unable to upgrade connection: expected an upgrade to "
-                                                  "SPDY/3.1 or WebSocket")
-        conn, protocol, response = upgraded
-        want_out, want_err = _flag(request, "stdout", True), _flag(request, "stderr", True)
-        wanted = ["error"] + ["stdin"] * stdin + ["stdout"] * want_out + ["stderr"] * (want_err and not tty)
-        if tty and protocol not in ("channel.k8s.io", "v2.channel.k8s.io"):
-            wanted.append("resize")
-        try:
-            streams = await conn.accept_streams(wanted)
-        except (TimeoutError, spdy.SpdyError):
-            await conn.close()
-            return response
-
-        def writer(kind: str) -> Callable[[bytes], Awaitable[None]]:
-            stream = streams.get(kind)
-
-            async def write(data: bytes) -> None:
-                if stream is not None:
-                    await stream.write(data)
-            return write
-
-        resize_stream = streams.get("resize")
-        decoder = json.JSONDecoder()
-        pending = b""
-
-        async def next_resize() -> wsproto.TerminalSize | None:
-            nonlocal pending
-            if resize_stream is None:
-                return None
-            while True:
-                text = pending.decode(errors="replace").lstrip()
-                with contextlib.suppress(ValueError):
-                    obj, end = decoder.raw_decode(text)
-                    pending = text[end:].encode()
-                    return wsproto.TerminalSize(int(obj.get("Width", 0)), int(obj.get("Height", 0)))
-                chunk = await resize_stream.read()
-                if not chunk:
-                    return None
-                pending += chunk
-
-        read = streams["stdin"].read if "stdin" in streams else _no_input
+        accepted = await _SpdyChannels.accept(request, stdin, _flag(request, "stdout", True),
+                                              _flag(request, "stderr", True), tty)
+        if isinstance(accepted, web.StreamResponse):
+            return accepted
+        channels = accepted
         proc, failure = await self._start(ref, command, stdin, tty)
         if proc is not None:
-            io = ExecIO(read, writer("stdout"), writer("stderr"), next_resize if tty else _no_resize)
-            failure = exec_result_status(command, await pump_exec(proc, io, stdin, tty))
+            failure = exec_result_status(command, await pump_exec(proc, channels.io(tty), stdin, tty))
         assert failure is not None
-        for kind in ("stdout", "stderr"):
-            if kind in streams:
-                await streams[kind].close()
-        payload = encode_for_protocol(protocol, failure)
-        if payload:
-            await streams["error"].write(payload)
-        await streams["error"].close()
-        await conn.close()
-        return response
+        return await channels.finish(failure)
 
     # --- port-forward ----------------------------------------------------------------------------------------
 

@@ -15,6 +15,9 @@ Lifecycle walkthrough (what a caller does, in order):
 3. ``await rt.start_container(cid)`` starts the process; its stdout/stderr go to ``log_path`` in the CRI log
    format (``<RFC3339Nano> <stdout|stderr> <F|P> <text>``), rotated at ``log_max_bytes``.
 4. ``container_status(cid)`` reports state, pid, exit code and reason (``Completed``, ``Error``, ``OOMKilled``).
+   ``attach(cid, stdin, tty)`` connects to the running container's own stdio (`AttachedIO`): its output from
+   now on, and its stdin when it was created with ``stdin`` (``stdin_once``: closed when the first attachment
+   with stdin ends); ``exec`` starts another process in it.
 5. ``stop_container(cid, timeout)`` sends the stop signal, waits up to ``timeout`` seconds, then SIGKILL.
 6. ``remove_container(cid)`` forgets it and frees its filesystem; ``stop_pod_sandbox`` stops every container of
    the sandbox and tears its network down; ``remove_pod_sandbox`` frees it.
@@ -50,6 +53,10 @@ class AlreadyExists(RuntimeError_):
 
 class InvalidState(RuntimeError_):
     """The operation does not apply in the object's current state (start of a running container...)."""
+
+
+class NoStdin(InvalidState):
+    """``attach`` with stdin to a container that was created without one (``ContainerConfig.stdin``)."""
 
 
 class Timeout(RuntimeError_):
@@ -154,7 +161,11 @@ class ContainerConfig:
     log_max_files: int = 5
     stop_signal: str = "SIGTERM"
     tty: bool = False
+    # A real stdin kept open for ``attach`` (a pipe, or the terminal with ``tty``); else /dev/null.
     stdin: bool = False
+    # With ``stdin``: the container's stdin is closed when the first attachment with stdin ends (EOF on a pipe,
+    # EOT on a terminal), and stays closed.
+    stdin_once: bool = False
     readonly_rootfs: bool = False
     privileged: bool = False
 
@@ -207,6 +218,29 @@ class ExecProcess(Protocol):
     async def kill(self) -> None: ...
 
 
+class AttachedIO(Protocol):
+    """A connection to a running container's own stdio (``attach``), not to a new process.
+
+    ``tty`` is the container's: a terminal is fixed when the container is created. Output is what the container
+    writes from the moment of attaching (``stderr`` yields nothing with a terminal); both iterators end when the
+    container exited and its output is drained, or after `detach`. Consume both: an attachment that falls far
+    behind is cut off rather than slowing the container. ``write_stdin`` needs an attachment made with
+    ``stdin=True``; ``close_stdin`` says this attachment's input ended, which closes the container's stdin only
+    when it was created with ``stdin_once`` (and then for good). ``resize`` sets the terminal's size (no-op
+    without one). ``wait`` returns the container's exit code once it exited; ``detach`` leaves it running.
+    """
+
+    tty: bool
+
+    async def write_stdin(self, data: bytes) -> None: ...
+    async def close_stdin(self) -> None: ...
+    def stdout(self) -> AsyncIterator[bytes]: ...
+    def stderr(self) -> AsyncIterator[bytes]: ...
+    async def resize(self, width: int, height: int) -> None: ...
+    async def wait(self) -> int: ...
+    async def detach(self) -> None: ...
+
+
 class NetworkPlugin(Protocol):
     """Connects a sandbox's network namespace (CNI-like). Implementations live in `network/`."""
 
@@ -238,4 +272,7 @@ class Runtime(Protocol):
 
     async def exec_sync(self, container_id: str, cmd: Sequence[str], timeout: float = 0) -> ExecResult: ...
     async def exec(self, container_id: str, cmd: Sequence[str], tty: bool = False, stdin: bool = False) -> ExecProcess: ...
+    # ``tty`` is the caller's expectation; the container's own setting decides (``AttachedIO.tty``). Raises
+    # `NoStdin` for stdin to a container created without it, `InvalidState` unless the container is running.
+    async def attach(self, container_id: str, stdin: bool = False, tty: bool = False) -> AttachedIO: ...
     async def reopen_container_log(self, container_id: str) -> None: ...

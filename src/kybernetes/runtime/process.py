@@ -73,7 +73,8 @@ class ProcessRuntime(ShimRuntime):
             if config.log_path:
                 Path(config.log_path).parent.mkdir(parents=True, exist_ok=True)
             ready = await spawn_shim(cdir, {
-                "mode": "process", "id": rec.id, "tty": config.tty, "exit_path": str(cdir / "exit.json"),
+                "mode": "process", "id": rec.id, "tty": config.tty, "stdin": config.stdin,
+                "stdin_once": config.stdin_once, "exit_path": str(cdir / "exit.json"),
                 "log_path": config.log_path, "log_max_bytes": config.log_max_bytes,
                 "log_max_files": config.log_max_files, "argv": list(config.command), "env": list(config.env),
                 "cwd": cwd, "start_fifo": str(cdir / "start")})

@@ -188,7 +188,8 @@ class RuncRuntime(ShimRuntime):
             if config.log_path:
                 Path(config.log_path).parent.mkdir(parents=True, exist_ok=True)
             ready = await self._shim(cdir, claimed, spare, {
-                "mode": "runc", "id": cid, "tty": config.tty, "exit_path": str(cdir / "exit.json"),
+                "mode": "runc", "id": cid, "tty": config.tty, "stdin": config.stdin,
+                "stdin_once": config.stdin_once, "exit_path": str(cdir / "exit.json"),
                 "log_path": config.log_path, "log_max_bytes": config.log_max_bytes,
                 "log_max_files": config.log_max_files, "runc": self.runc.argv(), "bundle": str(cdir / "bundle"),
                 "pid_file": str(cdir / "init.pid"),

@@ -7,13 +7,17 @@ Started as ``python -S -m kybernetes.runtime.shim <container dir>`` by `shimctl.
    (it runs in its own session, with stdin and, once the status line is written, stdout on /dev/null);
 2. becomes a child subreaper (``prctl(PR_SET_CHILD_SUBREAPER)``), so the container's init is re-parented to it
    when ``runc create`` returns, and only it can learn the exit status;
-3. creates the container process: ``runc create`` with pipes it owns as stdout/stderr (or a console socket
+3. listens on ``attach.sock`` in the container directory (`attachhub`);
+4. creates the container process: ``runc create`` with pipes it owns as stdout/stderr (or a console socket
    receiving the pty master when ``tty``), or, in ``process`` mode, a forked child that waits on a FIFO exactly
-   like runc's exec FIFO, so ``start`` is a separate step in both modes;
-4. writes one status line to stdout: ``ok <init pid> <shim pid>`` or ``error <message>``;
-5. copies the output into ``log_path`` in the CRI format (`crilog`), reopening the file on SIGUSR1;
-6. when the init exits, drains the output, reads the memory cgroup's ``oom_kill`` counter, writes ``exit.json``
-   atomically (``exit_code`` is 128 + signal when killed) and exits.
+   like runc's exec FIFO, so ``start`` is a separate step in both modes. Its stdin is /dev/null, unless the
+   config says ``stdin``: then it is a pipe whose write end the shim keeps open (or, with ``tty``, the terminal,
+   whose master the shim holds anyway), for attach clients to write to;
+5. writes one status line to stdout: ``ok <init pid> <shim pid>`` or ``error <message>``;
+6. copies the output into ``log_path`` in the CRI format (`crilog`), reopening the file on SIGUSR1, and to every
+   attach client; passes attach clients' input to the container's stdin;
+7. when the init exits, drains the output, reads the memory cgroup's ``oom_kill`` counter, writes ``exit.json``
+   atomically (``exit_code`` is 128 + signal when killed), sends attach clients the exit code and exits.
 
 Started as ``python -S -P -m kybernetes.runtime.shim --spare <shim dir> <idle seconds>`` (`shimctl.spawn_spare`),
 it is a spare: it detaches and sets itself up the same way, reports ``ready <pid>``, then waits on a unix socket
@@ -21,10 +25,12 @@ in the shim dir for a container directory (see `spare`) and goes on from step 3,
 the socket.
 
 Its resident size and start time are paid once per container, so it imports only C modules (``_signal``,
-``select``, ``marshal``), ``os``, ``sys``, ``time``, ``crilog`` and ``ctypes`` (for ``prctl``; ``socket`` only
-for a console); ``-S`` keeps ``site`` out. No ``json``: it would bring ``re`` and ``enum`` (12 ms of imports).
-The runtime never talks to the shim after the status line: state is read from files (``exit.json``) and
-``/proc``, and signals go to the container directly, so a dead runtime loses nothing.
+``select``, ``marshal``, ``_socket``), ``os``, ``sys``, ``time``, ``crilog``, ``attachhub`` and ``attachwire``
+and ``ctypes`` (for ``prctl``; ``socket`` only for a console; ``fcntl`` and ``termios`` on the first resize);
+``-S`` keeps ``site`` out. No ``json``: it would bring ``re`` and ``enum`` (12 ms of imports).
+The runtime never talks to the shim after the status line except through the attach socket: state is read from
+files (``exit.json``) and ``/proc``, and signals go to the container directly, so a dead runtime loses nothing,
+and an attach client that dies is simply dropped.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ import select
 import sys
 import time
 
+from kybernetes.runtime.attachhub import AttachHub
+from kybernetes.runtime.attachwire import STDERR, STDOUT
 from kybernetes.runtime.crilog import LineSplitter, LogFile
 
 TYPE_CHECKING = False
@@ -90,12 +98,29 @@ def read_available(fd: int) -> bytes:
 SIGNALS_TO_RESET = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD, signal.SIGUSR1)
 
 
-def runc_create(cfg: dict, devnull: int) -> tuple[int, list[tuple[int, bytes]]]:
-    """Run ``runc create``; return the init pid and the output descriptors with their stream names."""
+def stdin_pipe(cfg: dict, devnull: int) -> tuple[int, int]:
+    """(the container's end, ours) of its stdin: a pipe with ``stdin`` and no terminal, else /dev/null and -1."""
+    if cfg.get("stdin") and not cfg["tty"]:
+        return os.pipe()
+    return devnull, -1
+
+
+def runc_create(cfg: dict, devnull: int) -> tuple[int, list[tuple[int, bytes]], int]:
+    """Run ``runc create``; return the init pid, the output descriptors with their stream names, and the write
+    end of the container's stdin pipe (-1: none; with a terminal, the master is the first output descriptor)."""
     args = [*cfg["runc"], "create", "--bundle", cfg["bundle"], "--pid-file", cfg["pid_file"]]
     if not cfg["tty"]:
-        init_pid, out_r, err_r = _spawn_runc_create([*args, cfg["id"]], devnull)
-        return init_pid, [(out_r, b"stdout"), (err_r, b"stderr")]
+        stdin_r, stdin_w = stdin_pipe(cfg, devnull)
+        try:
+            init_pid, out_r, err_r = _spawn_runc_create([*args, cfg["id"]], stdin_r)
+        except BaseException:
+            if stdin_w >= 0:
+                os.close(stdin_w)
+            raise
+        finally:
+            if stdin_r != devnull:
+                os.close(stdin_r)
+        return init_pid, [(out_r, b"stdout"), (err_r, b"stderr")], stdin_w
     import socket
 
     path = cfg["console_socket"]
@@ -118,14 +143,14 @@ def runc_create(cfg: dict, devnull: int) -> tuple[int, list[tuple[int, bytes]]]:
             pass
     if not fds:
         raise ShimError("runc sent no console")
-    return init_pid, [(fds[0], b"stdout")]
+    return init_pid, [(fds[0], b"stdout")], -1
 
 
-def _spawn_runc_create(args: list[str], devnull: int) -> tuple[int, int, int]:
+def _spawn_runc_create(args: list[str], stdin: int) -> tuple[int, int, int]:
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     pid = os.posix_spawnp(args[0], args, dict(os.environ), setsigdef=SIGNALS_TO_RESET, file_actions=[
-        (os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)])
+        (os.POSIX_SPAWN_DUP2, stdin, 0), (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)])
     os.close(out_w)
     os.close(err_w)
     _, status = os.waitpid(pid, 0)
@@ -150,19 +175,22 @@ def which(name: str, env: list[str]) -> str:
     raise ShimError(f'exec: "{name}": executable file not found in $PATH')
 
 
-def process_create(cfg: dict, devnull: int) -> tuple[int, list[tuple[int, bytes]]]:
-    """Fork the container process; it waits on the start FIFO (opened for reading by `start`), then execs."""
+def process_create(cfg: dict, devnull: int) -> tuple[int, list[tuple[int, bytes]], int]:
+    """Fork the container process; it waits on the start FIFO (opened for reading by `start`), then execs.
+    Returns what `runc_create` does."""
     argv, env, cwd = cfg["argv"], cfg["env"], cfg["cwd"]
     exe = which(argv[0], env)
     envmap = dict(kv.split("=", 1) if "=" in kv else (kv, "") for kv in env)
     if cfg["tty"]:
         master, slave = os.openpty()
         streams, child_fds, parent_ends = [(master, b"stdout")], (slave, slave, slave), [slave]
+        stdin_w = -1
     else:
+        stdin_r, stdin_w = stdin_pipe(cfg, devnull)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        streams, child_fds, parent_ends = [(out_r, b"stdout"), (err_r, b"stderr")], (devnull, out_w, err_w), [
-            out_w, err_w]
+        streams, child_fds, parent_ends = [(out_r, b"stdout"), (err_r, b"stderr")], (stdin_r, out_w, err_w), [
+            out_w, err_w] + ([stdin_r] if stdin_r != devnull else [])
     pid = os.fork()
     if pid == 0:
         try:
@@ -187,7 +215,7 @@ def process_create(cfg: dict, devnull: int) -> tuple[int, list[tuple[int, bytes]
         os._exit(127)
     for fd in parent_ends:
         os.close(fd)
-    return pid, streams
+    return pid, streams, stdin_w
 
 
 def oom_killed(cfg: dict) -> bool:
@@ -221,10 +249,12 @@ def reap(init_pid: int) -> int | None:
     return code
 
 
-def serve(cfg: dict, init_pid: int, streams: list[tuple[int, bytes]], log: LogFile | None, wake: int) -> int:
-    """Copy output into the log until the init exited and its output is drained; return its exit code."""
+def serve(cfg: dict, init_pid: int, streams: list[tuple[int, bytes]], log: LogFile | None, wake: int,
+          poller: select.poll, hub: AttachHub) -> int:
+    """Copy output into the log and to attach clients until the init exited and its output is drained; return
+    its exit code."""
     splitters = {fd: LineSplitter(log, name) for fd, name in streams}
-    poller = select.poll()
+    kinds = {fd: STDOUT if name == b"stdout" else STDERR for fd, name in streams}
     poller.register(wake, select.POLLIN)
     for fd in splitters:
         poller.register(fd, select.POLLIN)
@@ -234,18 +264,31 @@ def serve(cfg: dict, init_pid: int, streams: list[tuple[int, bytes]], log: LogFi
         deadline = time.monotonic() + DRAIN_SECONDS
     while code is None or (splitters and time.monotonic() < deadline):
         timeout = None if code is None else max(0.0, deadline - time.monotonic()) * 1000
-        for fd, _ in sorted(poller.poll(timeout), key=lambda e: e[0] != wake):  # signals first
+        for fd, events in sorted(poller.poll(timeout), key=lambda e: e[0] != wake):  # signals first
             if fd == wake:
                 sigs = read_available(wake)
                 if log is not None and bytes([signal.SIGUSR1]) in sigs:
                     log.reopen()
                 continue
+            if fd not in splitters:
+                if hub.owns(fd):
+                    try:
+                        hub.handle(fd, events)
+                    except Exception as e:  # attach is a guest here: it never takes the container down
+                        hub.abandon(e)
+                continue
             try:
                 data = os.read(fd, 65536)
+            except (BlockingIOError, InterruptedError):
+                continue
             except OSError:  # EIO: the pty's last writer is gone
                 data = b""
             if data:
                 splitters[fd].feed(data)
+                try:
+                    hub.broadcast(kinds[fd], data)
+                except Exception as e:
+                    hub.abandon(e)
             else:
                 splitters.pop(fd).close()
                 poller.unregister(fd)
@@ -300,22 +343,34 @@ def setup() -> tuple[int, int]:
 
 def run(container_dir: str, wake_r: int, devnull: int, status: Callable[[str], None]) -> None:
     """Create the container of ``container_dir``, report through ``status``, serve it until it exits; exit."""
+    poller = select.poll()
     try:
         with open(os.path.join(container_dir, "shim.conf"), "rb") as f:
             cfg = marshal.load(f)
+        hub = AttachHub(container_dir, poller, bool(cfg.get("stdin_once")))
+        hub.listen()
         log = None
         if cfg["log_path"]:
             log = LogFile(cfg["log_path"], cfg["log_max_bytes"], cfg["log_max_files"])
         create = runc_create if cfg["mode"] == "runc" else process_create
-        init_pid, streams = create(cfg, devnull)
+        init_pid, streams, stdin_w = create(cfg, devnull)
+        if cfg["tty"]:
+            tty = os.dup(streams[0][0])
+            hub.set_stdio(tty if cfg.get("stdin") else -1, tty)
+        else:
+            hub.set_stdio(stdin_w, -1)
     except (ShimError, OSError, ValueError, EOFError, KeyError, TypeError) as e:
         status(f"error {e}")
         os._exit(1)
     status(f"ok {init_pid} {os.getpid()}")
-    code = serve(cfg, init_pid, streams, log, wake_r)
+    code = serve(cfg, init_pid, streams, log, wake_r, poller, hub)
     write_exit(cfg, init_pid, code)
     if log is not None:
         log.close()
+    try:
+        hub.finish(code)
+    except Exception:  # the exit record is written: nothing of the container's depends on its attach clients
+        pass
     os._exit(0)
 
 

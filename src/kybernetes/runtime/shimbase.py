@@ -12,6 +12,9 @@ Stopping sends the stop signal, waits for ``exit.json`` up to the timeout, then 
 straight to SIGKILL, as containerd does). Each container and sandbox has an asyncio lock in this process so that,
 say, a stop and a remove of one container do not interleave; across processes the on-disk lock of `store`
 guards only what must be unique.
+
+Attaching (`attach`) talks to the container's shim over its attach socket; the shim owns the container's stdio,
+so attachments come and go without the container noticing, and survive nothing but the container.
 """
 
 from __future__ import annotations
@@ -24,17 +27,20 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from .api import (
+    AttachedIO,
     ContainerState,
     ContainerStatus,
     ExecProcess,
     ExecResult,
     InvalidState,
+    NoStdin,
     NotFound,
     RuntimeError_,
     SandboxState,
     SandboxStatus,
     Timeout,
 )
+from .attach import connect as connect_attach
 from .shimctl import is_alive, proc_start_time, wait_gone
 from .store import ContainerRecord, ExitRecord, SandboxRecord, Store
 
@@ -261,6 +267,24 @@ class ShimRuntime:
     async def exec(self, container_id: str, cmd: Sequence[str], tty: bool = False,
                    stdin: bool = False) -> ExecProcess:
         raise NotImplementedError
+
+    # --- attach ------------------------------------------------------------------------------------------------
+
+    async def attach(self, container_id: str, stdin: bool = False, tty: bool = False) -> AttachedIO:
+        """Attach through the container's shim (`attach`). ``tty`` is the caller's expectation; the container's
+        own setting decides (``AttachedIO.tty``), as the kubelet takes it from the container spec."""
+        rec = self._running(container_id)
+        if stdin and not rec.config.stdin:
+            raise NoStdin(f"container {container_id} was not created with stdin: there is no stdin to attach to")
+        return await connect_attach(self.store.container_dir(container_id), container_id, stdin=stdin,
+                                    tty=rec.config.tty, exited=lambda: self._exit_code(rec))
+
+    async def _exit_code(self, rec: ContainerRecord) -> int:
+        """The container's exit code, once it has exited (however long that takes)."""
+        while not await self._wait_exited(rec, 3600.0):
+            pass
+        _, exited = self._state(rec)
+        return exited.exit_code if exited is not None else 255
 
     async def exec_sync(self, container_id: str, cmd: Sequence[str], timeout: float = 0) -> ExecResult:
         proc = await self.exec(container_id, cmd)

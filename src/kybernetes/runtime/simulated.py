@@ -6,15 +6,21 @@ nothing runs. What a container "does" is read from its command:
 * ``["exit", "N"]`` exits with status N as soon as it starts;
 * ``["sleep", "S"]`` exits 0 S seconds after its start (seen on the injected clock);
 * ``["echo", ...]`` writes its arguments to the CRI log (when ``log_path`` is set) and exits 0;
+* ``["cat"]`` with ``stdin`` copies what attachments write to its stdin to their stdout and to the CRI log, and
+  exits 0 when its stdin is closed (``stdin_once``: the first stdin attachment ended); without ``stdin`` its
+  input is empty and it exits 0 at once;
 * anything else runs until stopped: a graceful stop (``timeout > 0``) ends it with status 0, as a well-behaved
   program handling its stop signal would, and a stop with ``timeout == 0`` or a removal kills it (137).
 
-``exec_sync`` understands ``exit N`` and ``echo ...`` the same way. State lives in this object only, so there is
-nothing to recover after a restart.
+``exec_sync`` understands ``exit N`` and ``echo ...`` the same way. ``attach`` follows the same rules as the real
+backends (running containers only, stdin only when created with it); input to anything but ``cat`` is dropped,
+and the attachments' output ends when the container exits. State lives in this object only, so there is nothing
+to recover after a restart.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import secrets
 import time
@@ -24,6 +30,7 @@ from pathlib import Path
 
 from .api import (
     AlreadyExists,
+    AttachedIO,
     ContainerConfig,
     ContainerState,
     ContainerStats,
@@ -31,6 +38,7 @@ from .api import (
     ExecProcess,
     ExecResult,
     InvalidState,
+    NoStdin,
     NotFound,
     RuntimeError_,
     SandboxConfig,
@@ -52,9 +60,12 @@ class _Container:
     runs_for: float | None = None  # seconds after start until it exits by itself (None: forever)
     exit_code: int = 0
     output: list[bytes] = field(default_factory=list)
+    echo_stdin: bool = False  # ``cat`` with a stdin
+    stdin_open: bool = False
+    attachments: list[_SimAttach] = field(default_factory=list)
 
 
-def _behaviour(cmd: Sequence[str]) -> tuple[float | None, int, list[bytes]]:
+def _behaviour(cmd: Sequence[str], stdin: bool = False) -> tuple[float | None, int, list[bytes]]:
     """(seconds it runs, exit code, output lines) for a command. No side effects."""
     if cmd and cmd[0] == "exit":
         return 0.0, int(cmd[1]) if len(cmd) > 1 else 0, []
@@ -62,6 +73,8 @@ def _behaviour(cmd: Sequence[str]) -> tuple[float | None, int, list[bytes]]:
         return float(cmd[1]) if len(cmd) > 1 else 0.0, 0, []
     if cmd and cmd[0] == "echo":
         return 0.0, 0, [" ".join(cmd[1:]).encode()]
+    if list(cmd) == ["cat"]:
+        return (None if stdin else 0.0), 0, []
     return None, 0, []
 
 
@@ -93,6 +106,65 @@ class _SimExec:
 
     async def kill(self) -> None:
         return None
+
+
+class _SimAttach:
+    """An attachment to a simulated container: output is what ``cat`` echoes; it ends when the container does."""
+
+    def __init__(self, runtime: SimulatedRuntime, container: _Container, stdin: bool) -> None:
+        self.runtime = runtime
+        self.container = container
+        self.tty = container.config.tty
+        self.stdin = stdin
+        self.input_done = False
+        self._out: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    def _end(self) -> None:
+        self._out.put_nowait(None)
+
+    def _deliver(self, data: bytes) -> None:
+        self._out.put_nowait(data)
+
+    async def write_stdin(self, data: bytes) -> None:
+        if not self.stdin:
+            raise ValueError("attached without stdin")
+        if not self.input_done:
+            self.runtime._input(self.container, data)
+
+    async def close_stdin(self) -> None:
+        self.runtime._input_ended(self.container, self)
+
+    async def _stdout(self) -> AsyncIterator[bytes]:
+        while (chunk := await self._out.get()) is not None:
+            yield chunk
+        self._out.put_nowait(None)
+
+    def stdout(self) -> AsyncIterator[bytes]:
+        return self._stdout()
+
+    async def _nothing(self) -> AsyncIterator[bytes]:
+        return
+        yield b""
+
+    def stderr(self) -> AsyncIterator[bytes]:
+        return self._nothing()
+
+    async def resize(self, width: int, height: int) -> None:
+        return None
+
+    async def wait(self) -> int:
+        c = self.container
+        while True:
+            self.runtime._advance(c)
+            if c.status.state is ContainerState.EXITED:
+                return c.status.exit_code
+            await asyncio.sleep(0.02)
+
+    async def detach(self) -> None:
+        if self in self.container.attachments:
+            self.container.attachments.remove(self)
+        self.runtime._input_ended(self.container, self)
+        self._end()
 
 
 class SimulatedRuntime:
@@ -171,6 +243,10 @@ class SimulatedRuntime:
         st.finished_at = self.clock() if at is None else at
         st.reason = "Completed" if code == 0 else "Error"
         st.pid = 0
+        c.stdin_open = False
+        for attachment in c.attachments:
+            attachment._end()
+        c.attachments.clear()
 
     async def create_container(self, sandbox_id: str, config: ContainerConfig) -> str:
         sandbox = self._sandbox(sandbox_id)
@@ -184,7 +260,7 @@ class SimulatedRuntime:
                 raise AlreadyExists(f"container {config.name} attempt {config.attempt} already exists in pod "
                                     f"sandbox {sandbox_id} as {c.status.id}")
         try:
-            runs_for, code, output = _behaviour(config.command)
+            runs_for, code, output = _behaviour(config.command, config.stdin)
         except ValueError:
             raise RuntimeError_(f"container {config.name}: cannot simulate {config.command!r}") from None
         cid = secrets.token_hex(32)
@@ -193,7 +269,8 @@ class SimulatedRuntime:
                             state=ContainerState.CREATED, created_at=self.clock(), image=config.image,
                             image_id=config.image_id, log_path=config.log_path, labels=dict(config.labels),
                             annotations=dict(config.annotations)),
-            config, runs_for, code, output)
+            config, runs_for, code, output, echo_stdin=config.stdin and list(config.command) == ["cat"],
+            stdin_open=config.stdin)
         return cid
 
     async def start_container(self, container_id: str) -> None:
@@ -247,6 +324,39 @@ class SimulatedRuntime:
     async def exec(self, container_id: str, cmd: Sequence[str], tty: bool = False,
                    stdin: bool = False) -> ExecProcess:
         return _SimExec(await self.exec_sync(container_id, cmd))
+
+    async def attach(self, container_id: str, stdin: bool = False, tty: bool = False) -> AttachedIO:
+        c = self._container(container_id)
+        if c.status.state is not ContainerState.RUNNING:
+            raise InvalidState(f"container {container_id} is not running")
+        if stdin and not c.config.stdin:
+            raise NoStdin(f"container {container_id} was not created with stdin: there is no stdin to attach to")
+        attachment = _SimAttach(self, c, stdin)
+        c.attachments.append(attachment)
+        return attachment
+
+    def _input(self, c: _Container, data: bytes) -> None:
+        """What the container's stdin receives: ``cat`` writes it out again."""
+        if not (c.stdin_open and c.echo_stdin and c.status.state is ContainerState.RUNNING):
+            return
+        for attachment in c.attachments:
+            attachment._deliver(data)
+        if c.config.log_path:
+            Path(c.config.log_path).parent.mkdir(parents=True, exist_ok=True)
+            log = LogFile(c.config.log_path, c.config.log_max_bytes, c.config.log_max_files)
+            splitter = LineSplitter(log, b"stdout")
+            splitter.feed(data)
+            splitter.close()
+            log.close()
+
+    def _input_ended(self, c: _Container, attachment: _SimAttach) -> None:
+        if not attachment.stdin or attachment.input_done:
+            return
+        attachment.input_done = True
+        if c.config.stdin_once and c.stdin_open:
+            c.stdin_open = False
+            if c.echo_stdin:
+                self._finish(c, 0)
 
     async def reopen_container_log(self, container_id: str) -> None:
         self._container(container_id)

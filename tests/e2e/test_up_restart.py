@@ -1,7 +1,10 @@
-"""``kill -9`` of ``kyb up`` while its pods run, then ``kyb up`` again over the same data dir.
+"""``kill -9`` of the node agent, and of all of ``kyb up``, while pods run.
 
-In ``kyb up`` the node agent lives in the API server's process, so this kills the agent, the API server, the
-controllers and the scheduler at once, with no chance to clean up. The containers live on in their shims (they
+``kyb up`` runs the node agent as a supervised child process: ``kill -9`` of that child alone is a kubelet crash;
+``kyb up`` starts it again and it adopts its containers (same IDs, IPs and restart counts, nothing duplicated).
+
+``kill -9`` of ``kyb up`` itself kills the API server, the controllers and the scheduler at once, with no chance
+to clean up (the agent child gets SIGHUP from the kernel and exits without touching its containers). The containers live on in their shims (they
 keep answering while nothing else runs); the next ``kyb up`` finds the cluster's objects in its store and the
 agent adopts the running containers: same container IDs and processes, same pod IPs, restart counts unchanged,
 no second copy of any container, and a new pod gets a fresh IP. Logs (also of the previous attempt) and exec go
@@ -12,7 +15,10 @@ The client does not matter here: kubectl runs once, the newest.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,6 +77,48 @@ def kubelet_port(up: Up) -> int:
     node = up.get(f"/api/v1/nodes/{up.node}")
     port: int = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
     return port
+
+
+def agent_pid(up: Up) -> int | None:
+    """The PID of ``kyb up``'s node agent child, if one runs."""
+    for pid, cmd in up.processes().items():
+        args = cmd.split(b"\0")
+        if b"agent" in args and b"--cleanup-on-exit" in args and Path(f"/proc/{pid}/stat").exists():
+            try:
+                ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == up.proc.pid:
+                return pid
+    return None
+
+
+def test_kill_9_of_the_agent_alone(up: Up, kubectl_latest: Kubectl) -> None:
+    kubectl = kubectl_latest
+    ns = "agentkill"
+    wait_for(up.node_ready, "the node to be Ready", 20)
+    kubectl.ok("create", "namespace", ns)
+    apply(kubectl, ns, pod_spec("steady", "exec sleep 3600"))
+    before = wait_for(lambda: is_ready(p := up.pod(ns, "steady")) and p, "steady to run", 20)
+    first = agent_pid(up)
+    assert first is not None
+    old_port = kubelet_port(up)
+    running = runc_running(up)
+
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: (pid := agent_pid(up)) is not None and pid != first, "kyb up to start the agent again", 20)
+    wait_for(lambda: up.node_ready() and kubelet_port(up) != old_port, "the new agent to register", 20)
+    apply(kubectl, ns, pod_spec("later", "exec sleep 3600"))
+    wait_for(lambda: is_ready(up.pod(ns, "later")), "a new pod to run", 20)
+    now = up.pod(ns, "steady")
+    keep = ("containerID", "restartCount")
+    assert {k: container_status(now)[k] for k in keep} == {k: container_status(before)[k] for k in keep}
+    assert now["status"]["podIP"] == before["status"]["podIP"]
+    after = runc_running(up)
+    assert {k: v for k, v in after.items() if k in running} == running and len(after) == len(running) + 1
+    assert kubectl.ok("exec", "steady", "-n", ns, "--", "echo", "hi") == "hi\n"
+    kubectl.ok("delete", "namespace", ns, "--wait=true", "--timeout=60s")
+    wait_for(lambda: not up.runc_containers(), "its containers to be removed", 30)
 
 
 def test_kill_9_and_up_again_adopts_running_pods(up: Up, kubectl_latest: Kubectl) -> None:

@@ -329,7 +329,7 @@ def test_python_client_attach(env: Env, server: ServerProc) -> None:
         resp = stream(core.connect_get_namespaced_pod_attach, "py-attach", env.ns, container="c", stdin=True,
                       stdout=True, stderr=True, tty=False, _preload_content=False)
         try:
-            resp.write_stdin(b"from-python\n")  # bytes: a binary message
+            resp.write_stdin("from-python\n")  # str: a text frame, raw bytes on a binary protocol (as upstream)
             got = ""
             deadline = time.monotonic() + 10
             while "from-python\n" not in got:

@@ -20,6 +20,7 @@ def test_message_codecs() -> None:
     assert wsproto.encode_message(1, b"hi", "base64.channel.k8s.io") == "1aGk="
     assert wsproto.decode_message("2aGk=", "base64.channel.k8s.io") == (2, b"hi")
     assert wsproto.decode_message(b"\xff\x00", "v5.channel.k8s.io") == (255, b"\x00")
+    assert wsproto.decode_message("\x00typed\n", "v4.channel.k8s.io") == (0, b"typed\n")  # text frame, binary protocol
     with pytest.raises(ValueError):
         wsproto.decode_message(b"")
     assert wsproto.encode_resize(wsproto.TerminalSize(80, 24)) == b'{"Width": 80, "Height": 24}'

@@ -70,10 +70,15 @@ def encode_message(channel: int, data: bytes, protocol: str = V4) -> bytes | str
 
 
 def decode_message(message: bytes | str, protocol: str = V4) -> tuple[int, bytes]:
-    if isinstance(message, str):
-        if not message:
+    """(channel, payload) of one message. The frame type does not matter, the protocol does (as upstream reads
+    every frame as bytes): a text frame on a binary protocol is its UTF-8 bytes (the Python client sends stdin so)."""
+    if is_base64(protocol):
+        text = message if isinstance(message, str) else message.decode("ascii", errors="replace")
+        if not text:
             raise ValueError("empty channel message")
-        return ord(message[0]) - ord("0"), base64.b64decode(message[1:])
+        return ord(text[0]) - ord("0"), base64.b64decode(text[1:])
+    if isinstance(message, str):
+        message = message.encode()
     if not message:
         raise ValueError("empty channel message")
     return message[0], bytes(message[1:])

@@ -82,13 +82,21 @@ def shim_rss_mb(data: Path) -> float:
     return total / 1024
 
 
+def busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy so far (every core; from /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def pod(name: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"bench": "pods"}},
             "spec": {"terminationGracePeriodSeconds": 0,
                      "containers": [{"name": "main", "image": "busybox", "command": ["sleep", "3600"]}]}}
 
 
-async def startup_round(client: Client, ns: str, n: int, rate: float) -> list[float]:
+async def startup_round(client: Client, ns: str, n: int, rate: float) -> tuple[list[float], float, float]:
+    """Latencies, and the machine's busy CPU seconds and wall seconds from the first create to the last Running."""
     acked: dict[str, float] = {}
     running: dict[str, float] = {}
     done = asyncio.Event()
@@ -105,7 +113,7 @@ async def startup_round(client: Client, ns: str, n: int, rate: float) -> list[fl
                     return
 
     watcher = asyncio.create_task(watch())
-    start = time.monotonic()
+    start, busy0 = time.monotonic(), busy_seconds()
     for i in range(n):
         due = start + i / rate
         await asyncio.sleep(max(0.0, due - time.monotonic()))
@@ -116,12 +124,13 @@ async def startup_round(client: Client, ns: str, n: int, rate: float) -> list[fl
         await asyncio.wait_for(done.wait(), 120)
     finally:
         watcher.cancel()
+    busy, wall = busy_seconds() - busy0, time.monotonic() - start
     await client.delete(f"/api/v1/namespaces/{ns}/pods", None, labelSelector="bench=pods")
     for _ in range(600):
         if not (await client.get(f"/api/v1/namespaces/{ns}/pods"))["items"]:
             break
         await asyncio.sleep(0.2)
-    return [running[k] - acked[k] for k in acked]
+    return [running[k] - acked[k] for k in acked], busy, wall
 
 
 async def main() -> None:
@@ -171,10 +180,14 @@ async def main() -> None:
                                                    "metadata": {"name": "bench"}})
         await asyncio.sleep(1.0)  # the service account controller makes the namespace's default account
         for rate in [float(r) for r in args.rates.split(",")]:
-            lat = await startup_round(client, "bench", args.pods, rate)
+            lat, busy, wall = await startup_round(client, "bench", args.pods, rate)
             print(f"pod startup (create acknowledged -> Running in a watch), {args.pods} pods at {rate:g}/s: "
                   f"p50 {pct(lat, 50):.2f} s  p99 {pct(lat, 99):.2f} s  max {max(lat):.2f} s "
                   "(targets p50 <= 0.5 s, p99 <= 1.5 s)")
+            cores = os.cpu_count() or 1
+            print(f"  machine CPU while they started: {busy / wall / cores * 100:.0f}% of {cores} cores for "
+                  f"{wall:.1f} s; {busy / args.pods * 1000:.0f} ms of CPU per pod (every process: API server, "
+                  "scheduler, agent, runc, shims, ip, this client)")
     finally:
         if client is not None:
             await client.close()

@@ -10,7 +10,6 @@ watches and the store, and returns.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import os
 import signal
@@ -25,15 +24,12 @@ import yaml
 from aiohttp import web
 
 from kybernetes.apiserver.app import DEFAULT_SERVICE_CIDR, APIServer
+from kybernetes.apiserver.listen import ConfigError, bind_listener, parse_listen, url_of  # noqa: F401 - re-exported
 from kybernetes.storage import open_backend
 
 log = logging.getLogger("kybernetes.server")
 
 CONTEXT = "kyb"
-
-
-class ConfigError(Exception):
-    """A bad setting: reported as one line and a non-zero exit."""
 
 
 @dataclass
@@ -45,29 +41,8 @@ class ServerConfig:
     service_cidr: str = DEFAULT_SERVICE_CIDR
     # extra coroutines to run beside the server (controllers), given the server URL
     companions: list[Callable[[str], Coroutine[Any, Any, None]]] = field(default_factory=list)
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep:
-        host, port = value, "6443"
-    host = host.strip("[]") or "127.0.0.1"
-    try:
-        p = int(port)
-        if not 0 <= p <= 65535:
-            raise ValueError
-    except ValueError:
-        raise ConfigError(f"invalid --listen {value!r}: the port must be a number from 0 to 65535") from None
-    if host == "localhost":
-        host = "127.0.0.1"
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        raise ConfigError(f"invalid --listen {value!r}: give an IP address such as 127.0.0.1") from None
-    if not ip.is_loopback:
-        raise ConfigError(f"refusing to listen on {host}: without authentication and TLS the API server "
-                          "serves only loopback addresses (127.0.0.0/8, ::1)")
-    return host, p
+    # a socket already bound to host:port (`bind_listener`), so its URL can be handed out before the server runs
+    sock: socket.socket | None = None
 
 
 def default_kubeconfig() -> Path:
@@ -114,14 +89,7 @@ async def serve(cfg: ServerConfig, stop: asyncio.Event | None = None,
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     backend = open_backend(str(cfg.data_dir / "state.db"))
     # Bind first so the kubernetes Service can advertise the real port.
-    family = socket.AF_INET6 if ":" in cfg.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((cfg.host, cfg.port))
-    except OSError as e:
-        sock.close()
-        raise ConfigError(f"cannot listen on {cfg.host}:{cfg.port}: {e.strerror}") from None
+    sock = cfg.sock or bind_listener(cfg.host, cfg.port)
     port = sock.getsockname()[1]
     server = APIServer(backend, service_cidr=cfg.service_cidr, advertise_port=port)
     await server.start()

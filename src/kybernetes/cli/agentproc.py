@@ -22,6 +22,7 @@ import contextlib
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -35,38 +36,58 @@ def agent_argv(url: str, flags: list[str]) -> list[str]:
     return [sys.executable, "-m", "kybernetes", "agent", "--server", url, "--cleanup-on-exit", *flags]
 
 
-async def supervise(url: str, flags: list[str]) -> None:
+def start(url: str, flags: list[str]) -> subprocess.Popen[bytes]:
+    """Start the agent child (``kyb up`` does this before it imports the server, so both start at once)."""
+    return subprocess.Popen(agent_argv(url, flags), stdin=subprocess.DEVNULL, start_new_session=True,
+                            env={**os.environ, PARENT_ENV: str(os.getpid())})
+
+
+async def supervise(url: str, flags: list[str], first: subprocess.Popen[bytes] | None = None) -> None:
     """Keep the agent child running until cancelled; then stop it (SIGTERM, then SIGKILL)."""
     delay = 1.0
-    env = {**os.environ, PARENT_ENV: str(os.getpid())}
+    proc = first
     while True:
         started = time.monotonic()
-        proc = await asyncio.create_subprocess_exec(*agent_argv(url, flags), stdin=asyncio.subprocess.DEVNULL,
-                                                    start_new_session=True, env=env)
+        if proc is None:
+            proc = start(url, flags)
         try:
-            code = await proc.wait()
+            code = await asyncio.shield(asyncio.to_thread(proc.wait))
         except asyncio.CancelledError:
             await _stop(proc)
             raise
         if time.monotonic() - started > 60:
             delay = 1.0
         log.warning("node agent (pid %d) exited with %s; starting it again in %.0fs", proc.pid, code, delay)
+        proc = None
         await asyncio.sleep(delay)
         delay = min(delay * 2, 30.0)
 
 
-async def _stop(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is not None:
+async def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):
         proc.send_signal(signal.SIGTERM)
     try:
-        await asyncio.wait_for(asyncio.shield(proc.wait()), STOP_TIMEOUT)
-    except TimeoutError:
+        await asyncio.to_thread(proc.wait, STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
         log.error("node agent (pid %d) did not stop within %.0fs; killing it", proc.pid, STOP_TIMEOUT)
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
-        await proc.wait()
+        await asyncio.to_thread(proc.wait)
+
+
+def stop_now(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the child outside the event loop (SIGTERM, then SIGKILL after `STOP_TIMEOUT`)."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def die_with_parent() -> bool:

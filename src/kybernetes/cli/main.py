@@ -70,10 +70,7 @@ def _manager_options(args: argparse.Namespace, root_ca_pem: str | None) -> Any:
 def _server(args: argparse.Namespace) -> int:
     """``kyb server`` (API server with controllers and scheduler) and ``kyb up`` (the same plus this machine's
     node agent, which stops its pods and removes its network when the cluster stops)."""
-    from kybernetes.apiserver.pki import ensure_ca
-    from kybernetes.apiserver.server import ConfigError, ServerConfig, parse_listen, serve
-    from kybernetes.controllers.manager import run_controller_manager
-    from kybernetes.scheduler import run_scheduler
+    from kybernetes.apiserver.listen import ConfigError, bind_listener, parse_listen, url_of
 
     from . import agentproc
 
@@ -81,12 +78,33 @@ def _server(args: argparse.Namespace) -> int:
         host, port = parse_listen(args.listen)
     except ConfigError as e:
         return _fail(str(e), 2)
+    agent_cfg = _agent_config(args) if args.command == "up" else None
+    try:
+        sock = bind_listener(host, port)
+    except ConfigError as e:
+        return _fail(str(e))
+    agent: Any = None
+    if agent_cfg is not None:  # started now: its imports overlap the server's, its requests wait in the backlog
+        agent = agentproc.start(url_of(sock), _agent_argv(args, agent_cfg.runtime))
+    try:
+        return _serve(args, host, port, sock, agent_cfg, agent)
+    finally:
+        if agent is not None:  # the server did not get to stop it (it failed before or while starting)
+            agentproc.stop_now(agent)
+
+
+def _serve(args: argparse.Namespace, host: str, port: int, sock: Any, agent_cfg: Any, agent: Any) -> int:
+    from kybernetes.apiserver.listen import ConfigError
+    from kybernetes.apiserver.pki import ensure_ca
+    from kybernetes.apiserver.server import ServerConfig, serve
+    from kybernetes.controllers.manager import run_controller_manager
+    from kybernetes.scheduler import run_scheduler
+
     data_dir = Path(args.data_dir)
     cfg = ServerConfig(data_dir=data_dir, host=host, port=port,
                        kubeconfig=Path(args.kubeconfig) if args.kubeconfig else None,
-                       service_cidr=args.service_cidr)
+                       service_cidr=args.service_cidr, sock=sock)
     _setup_logging(args.verbose)
-    agent_cfg = _agent_config(args) if args.command == "up" else None
     if not getattr(args, "no_controllers", False):
         try:
             ca = ensure_ca(data_dir)
@@ -97,7 +115,10 @@ def _server(args: argparse.Namespace) -> int:
         if "scheduler" not in opts.disabled:
             cfg.companions.append(run_scheduler)
     if agent_cfg is not None:
-        cfg.companions.append(functools.partial(agentproc.supervise, flags=_agent_argv(args, agent_cfg.runtime)))
+        from . import agentproc
+
+        cfg.companions.append(functools.partial(agentproc.supervise, flags=_agent_argv(args, agent_cfg.runtime),
+                                                first=agent))
         print(f"kyb up: node agent with the {_runtime_note(agent_cfg.runtime)}; kubeconfig: "
               f"{cfg.kubeconfig or '~/.kube/config (context kyb)'}; Ctrl-C stops everything", file=sys.stderr)
     try:

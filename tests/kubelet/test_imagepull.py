@@ -152,6 +152,8 @@ async def test_always_falls_back_to_the_store_only_when_the_registry_is_unreacha
     got = await puller.ensure(pod(), {"image": ref, "imagePullPolicy": "Always"}, 0.0, no_objects)
     assert [r for _, r, _ in got.events] == ["Pulling", "Pulled"]
     assert got.events[1][2] == f'Container image "{ref}" already present on machine'
+    again = await puller.ensure(pod("u3"), {"image": ref, "imagePullPolicy": "Always"}, 0.0, no_objects)
+    assert [r for _, r, _ in again.events] == ["Pulled"]  # remembered as unreachable: no second attempt
     with pytest.raises(PullFailed) as refused:
         await puller.ensure(pod(), {"image": f"127.0.0.1:{free_port()}/gone/other:v1"}, 0.0, no_objects)
     assert "connection refused" in refused.value.message

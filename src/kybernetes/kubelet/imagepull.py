@@ -12,7 +12,8 @@ A node started ``--offline`` contacts no registry beyond this machine (loopback 
 difference from upstream: when ``Always`` cannot reach the registry at all (DNS failure, refused or timed-out
 connection — not a 404 or a denial) and the store has the image, the local copy is used.  A machine without
 internet keeps running what it built (``kubectl run --image=busybox`` defaults to ``Always``), as a node that
-pulled earlier keeps running its cached image after the registry goes away.
+pulled earlier keeps running its cached image after the registry goes away.  Such a registry is remembered as
+unreachable for `UNREACHABLE_FOR` seconds, so the pods that follow do not each wait for the same failed connection.
 
 `ImagePuller` is the thin "do" half: it pulls with `kybernetes.images.registry` (one pull per reference at a time,
 however many pods wait for it), uses the pod's ``imagePullSecrets`` (``kubernetes.io/dockerconfigjson`` and
@@ -44,6 +45,7 @@ Obj = dict[str, Any]
 Fetch = Callable[[str, str], Awaitable[Obj | None]]  # ("secrets", name) -> the Secret or None
 PullFn = Callable[..., Awaitable[Image]]
 Event = tuple[str, str, str]  # (type, reason, message)
+UNREACHABLE_FOR = 60.0
 
 
 class Action(enum.Enum):
@@ -117,6 +119,7 @@ class ImagePuller:
         self._clock = clock
         self.backoff = backoff.ImagePullBackOff()
         self._locks: dict[str, asyncio.Lock] = {}
+        self._unreachable: dict[str, float] = {}  # registry host -> when it last could not be reached (clock)
 
     def _local(self, ref: str) -> Image | None:
         try:
@@ -134,7 +137,9 @@ class ImagePuller:
             local = self._local(ref)
         except (reference.ReferenceError_, ImageError) as e:
             raise PullFailed("InvalidImageName", f'Failed to apply default image tag "{ref}": {e}') from None
-        action = decide(policy, local is not None, may_contact(parsed.registry_host, self.offline))
+        host = parsed.registry_host
+        down = self._clock() - self._unreachable.get(host, -UNREACHABLE_FOR) < UNREACHABLE_FOR
+        action = decide(policy, local is not None, may_contact(host, self.offline) and not (down and local))
         present = f'Container image "{ref}" already present on machine'
         if action is Action.USE_LOCAL:
             assert local is not None
@@ -157,6 +162,8 @@ class ImagePuller:
                 started = self._clock()
                 image = await self._pull(self.store, ref, auth=await self._credentials(pod, parsed, fetch))
         except registry.RegistryError as e:
+            if e.unreachable:
+                self._unreachable[host] = self._clock()
             if local is not None and e.unreachable:
                 return Outcome(local, [*events, ("Normal", "Pulled", present)])
             self.backoff.failed(uid, ref, now)

@@ -89,6 +89,27 @@ def busy_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def agent_child(pid: int) -> int:
+    """The PID of ``kyb up``'s node agent process (0 if none)."""
+    for d in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            ppid = int(Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == pid and b"agent" in Path(f"/proc/{d}/cmdline").read_bytes().split(b"\0"):
+                return int(d)
+        except (OSError, ValueError, IndexError):
+            continue
+    return 0
+
+
 def pod(name: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"bench": "pods"}},
             "spec": {"terminationGracePeriodSeconds": 0,
@@ -180,7 +201,10 @@ async def main() -> None:
                                                    "metadata": {"name": "bench"}})
         await asyncio.sleep(1.0)  # the service account controller makes the namespace's default account
         for rate in [float(r) for r in args.rates.split(",")]:
+            agent = agent_child(proc.pid)
+            before = cpu_seconds(proc.pid), cpu_seconds(agent)
             lat, busy, wall = await startup_round(client, "bench", args.pods, rate)
+            server_cpu, agent_cpu = cpu_seconds(proc.pid) - before[0], cpu_seconds(agent) - before[1]
             print(f"pod startup (create acknowledged -> Running in a watch), {args.pods} pods at {rate:g}/s: "
                   f"p50 {pct(lat, 50):.2f} s  p99 {pct(lat, 99):.2f} s  max {max(lat):.2f} s "
                   "(targets p50 <= 0.5 s, p99 <= 1.5 s)")
@@ -188,6 +212,9 @@ async def main() -> None:
             print(f"  machine CPU while they started: {busy / wall / cores * 100:.0f}% of {cores} cores for "
                   f"{wall:.1f} s; {busy / args.pods * 1000:.0f} ms of CPU per pod (every process: API server, "
                   "scheduler, agent, runc, shims, ip, this client)")
+            print(f"  of which: API server + controllers + scheduler {server_cpu / args.pods * 1000:.0f} ms, agent "
+                  f"process {agent_cpu / args.pods * 1000:.0f} ms, everything else (runc, shims, ip, kernel, this "
+                  f"client) {(busy - server_cpu - agent_cpu) / args.pods * 1000:.0f} ms")
     finally:
         if client is not None:
             await client.close()

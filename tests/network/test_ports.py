@@ -4,6 +4,7 @@ is really ours."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -201,7 +202,12 @@ async def test_destroy_stops_every_proxy(
         for i, port in enumerate(ports_):
             await plugin.setup(f"sb{i}", make_netns(), SandboxConfig(name="x", port_mappings=[PortMapping(80, port)]))
         pids = [proxy_pid(plugin, f"sb{i}") for i in range(2)]
-        assert all(ports.is_our_proxy(p, plugin.bridge, f"sb{i}") for i, p in enumerate(pids))
+        # Popen returns once exec has closed the error pipe, a moment before the kernel publishes the new argv
+        # in /proc/PID/cmdline: allow that moment.
+        deadline = time.monotonic() + 5
+        while not all(ports.is_our_proxy(p, plugin.bridge, f"sb{i}") for i, p in enumerate(pids)):
+            assert time.monotonic() < deadline, "the forwarders never showed up as ours in /proc"
+            await asyncio.sleep(0.01)
     finally:
         await plugin.destroy()
     # "not our proxy" rather than "no such PID": on a busy machine a freed PID may already be someone else's

@@ -62,7 +62,8 @@ async def test_unknown_user_fails_at_create(rt_env: RuntimeEnv) -> None:
 async def test_containers_of_a_pod_share_its_network(rt_env: RuntimeEnv) -> None:
     rt = rt_env.rt
     sid = await rt.run_pod_sandbox(rt_env.sandbox())
-    server = rt_env.container("server", ["sh", "-c", "nc -l -p 8080; echo server-done"])
+    # stdin held open: busybox nc quits at stdin EOF, which can come before the client's data (a flake)
+    server = rt_env.container("server", ["sh", "-c", "sleep 2 | nc -l -p 8080; echo server-done"])
     scid = await rt.create_container(sid, server)
     await rt.start_container(scid)
     client = rt_env.container("client", ["sh", "-c", "until echo hello-over-lo | nc 127.0.0.1 8080; do "

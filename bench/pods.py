@@ -89,6 +89,19 @@ def busy_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
+async def settle(limit: float = 60.0) -> float:
+    """Wait until the machine is quiet (under 15% busy over a second): a round's teardown (namespaces, cgroups and
+    mounts the kernel frees after the API shows the pods gone) must not be billed to the next round."""
+    start = time.monotonic()
+    cores = os.cpu_count() or 1
+    while time.monotonic() - start < limit:
+        b0 = busy_seconds()
+        await asyncio.sleep(1.0)
+        if (busy_seconds() - b0) / cores < 0.15:
+            break
+    return time.monotonic() - start
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of one process (0 when it is gone)."""
     try:
@@ -201,6 +214,8 @@ async def main() -> None:
                                                    "metadata": {"name": "bench"}})
         await asyncio.sleep(1.0)  # the service account controller makes the namespace's default account
         for rate in [float(r) for r in args.rates.split(",")]:
+            quiet = await settle()
+            print(f"(machine quiet after {quiet:.0f} s)")
             agent = agent_child(proc.pid)
             before = cpu_seconds(proc.pid), cpu_seconds(agent)
             lat, busy, wall = await startup_round(client, "bench", args.pods, rate)

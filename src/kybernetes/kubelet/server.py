@@ -380,12 +380,10 @@ class StreamingServer:
 
     async def _attach_websocket(self, request: web.Request, attached: AttachedIO,
                                 stdin: bool) -> web.StreamResponse:
-        accepted = await wsproto.accept_websocket(request)
-        if accepted is None:
-            return status_body(400, "BadRequest", "expected a WebSocket upgrade")
-        ws, protocol = accepted
-        session = wsproto.ExecSession(ws, protocol)
-        session.start()
+        session = await _channel_session(request)
+        if not isinstance(session, wsproto.ExecSession):
+            return session
+        ws = session.ws
         gone = asyncio.Event()
 
         async def next_resize() -> wsproto.TerminalSize | None:
@@ -439,12 +437,10 @@ class StreamingServer:
 
     async def _exec_websocket(self, request: web.Request, ref: ContainerRef, command: list[str], stdin: bool,
                               tty: bool) -> web.StreamResponse:
-        accepted = await wsproto.accept_websocket(request)
-        if accepted is None:
-            return status_body(400, "BadRequest", "expected a WebSocket upgrade")
-        ws, protocol = accepted
-        session = wsproto.ExecSession(ws, protocol)
-        session.start()
+        session = await _channel_session(request)
+        if not isinstance(session, wsproto.ExecSession):
+            return session
+        ws = session.ws
         proc, failure = await self._start(ref, command, stdin, tty)
         if proc is None:
             assert failure is not None
@@ -477,3 +473,13 @@ class StreamingServer:
             return status_body(404, "NotFound", f'pod "{pod}" not found')
         dialer = portforward.Dialer(network.netns_path, network.ip, f"{ns}/{pod}")
         return await portforward.serve(request, dialer)
+
+
+async def _channel_session(request: web.Request) -> wsproto.ExecSession | web.StreamResponse:
+    """Upgrade to a WebSocket channel session (exec and attach), or the 400 when the request is no upgrade."""
+    accepted = await wsproto.accept_websocket(request)
+    if accepted is None:
+        return status_body(400, "BadRequest", "expected a WebSocket upgrade")
+    session = wsproto.ExecSession(*accepted)
+    session.start()
+    return session

@@ -290,13 +290,18 @@ class AttachHub:
                 pass
         self.clients.clear()
         self.pending.clear()
-        if self.listener is not None:
-            self.listener.close()
-            self.listener = None
-            try:
-                os.unlink(self.path)
-            except OSError:
-                pass
+        self._stop_listening()
+
+    def _stop_listening(self) -> None:
+        """No new attachments: close the socket and remove its file."""
+        if self.listener is None:
+            return
+        self.listener.close()
+        self.listener = None
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
 
     # --- output and the end --------------------------------------------------------------------------------------
 
@@ -322,12 +327,7 @@ class AttachHub:
             self._close_stdin()
         if self.listener is not None:
             self._register(self.listener.fileno(), 0)
-            self.listener.close()
-            self.listener = None
-            try:
-                os.unlink(self.path)
-            except OSError:
-                pass
+        self._stop_listening()
         done = frame(EXIT, str(code).encode())
         for client in list(self.clients.values()):
             client.outbuf += done

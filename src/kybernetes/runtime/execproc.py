@@ -20,7 +20,9 @@ import os
 import signal
 import struct
 import termios
-from collections.abc import AsyncIterator, Callable
+import tty
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 
 CHUNK = 65536
 
@@ -30,12 +32,53 @@ def exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-class PipeExec:
-    def __init__(self, proc: asyncio.subprocess.Process, target_pid: Callable[[], int] | None = None,
-                 on_exit: Callable[[], None] | None = None) -> None:
+async def spawn_on_pty(argv: Sequence[str], *, raw: bool = False,
+                       **kwargs: Any) -> tuple[asyncio.subprocess.Process, int]:
+    """Start ``argv`` in its own session on a new pseudo-terminal; return the process and the master end.
+
+    ``raw``: the terminal is only a transport (runc gives the container a terminal of its own), so line
+    discipline (^C, ^D, echo) must not act on it here."""
+    master, slave = os.openpty()
+    if raw:
+        tty.setraw(slave)
+    try:
+        proc = await asyncio.create_subprocess_exec(*argv, stdin=slave, stdout=slave, stderr=slave,
+                                                    start_new_session=True, **kwargs)
+    except BaseException:
+        os.close(master)
+        raise
+    finally:
+        os.close(slave)
+    return proc, master
+
+
+class _Exec:
+    """What both kinds of exec share: the process, how to find its target and what to do once it ended."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, target_pid: Callable[[], int] | None,
+                 on_exit: Callable[[], None] | None) -> None:
         self.proc = proc
         self.target_pid = target_pid
         self.on_exit = on_exit
+
+    def _exited(self) -> None:
+        if self.on_exit is not None:
+            self.on_exit()
+            self.on_exit = None
+
+    async def kill(self) -> None:
+        pid = self.target_pid() if self.target_pid is not None else 0
+        with contextlib.suppress(ProcessLookupError):
+            if pid > 0:
+                os.kill(pid, signal.SIGKILL)
+            elif self.proc.returncode is None:
+                self.proc.kill()
+
+
+class PipeExec(_Exec):
+    def __init__(self, proc: asyncio.subprocess.Process, target_pid: Callable[[], int] | None = None,
+                 on_exit: Callable[[], None] | None = None) -> None:
+        super().__init__(proc, target_pid, on_exit)
 
     async def write_stdin(self, data: bytes) -> None:
         if self.proc.stdin is None:
@@ -66,29 +109,16 @@ class PipeExec:
 
     async def wait(self) -> int:
         code = exit_code(await self.proc.wait())
-        if self.on_exit is not None:
-            self.on_exit()
-            self.on_exit = None
+        self._exited()
         return code
 
-    async def kill(self) -> None:
-        pid = self.target_pid() if self.target_pid is not None else 0
-        with contextlib.suppress(ProcessLookupError):
-            if pid > 0:
-                os.kill(pid, signal.SIGKILL)
-            elif self.proc.returncode is None:
-                self.proc.kill()
-
-
-class PtyExec:
+class PtyExec(_Exec):
     def __init__(self, proc: asyncio.subprocess.Process, master: int,
                  target_pid: Callable[[], int] | None = None, on_exit: Callable[[], None] | None = None,
                  notify_resize: bool = False) -> None:
-        self.proc = proc
+        super().__init__(proc, target_pid, on_exit)
         self.notify_resize = notify_resize
         self.master = master
-        self.target_pid = target_pid
-        self.on_exit = on_exit
         os.set_blocking(master, False)
         self._queue: asyncio.Queue[bytes] = asyncio.Queue()
         self._closed = asyncio.Event()
@@ -157,15 +187,6 @@ class PtyExec:
             os.close(self.master)
             self.master = -1
             self._queue.put_nowait(b"")
-        if self.on_exit is not None:
-            self.on_exit()
-            self.on_exit = None
+        self._exited()
         return code
 
-    async def kill(self) -> None:
-        pid = self.target_pid() if self.target_pid is not None else 0
-        with contextlib.suppress(ProcessLookupError):
-            if pid > 0:
-                os.kill(pid, signal.SIGKILL)
-            elif self.proc.returncode is None:
-                self.proc.kill()

@@ -25,14 +25,12 @@ from pathlib import Path
 
 from .api import (
     ContainerConfig,
-    ContainerState,
     ContainerStats,
     ExecProcess,
-    InvalidState,
     RuntimeError_,
     SandboxConfig,
 )
-from .execproc import PipeExec, PtyExec
+from .execproc import PipeExec, PtyExec, spawn_on_pty
 from .shimbase import KILL_WAIT, ShimRuntime
 from .shimctl import is_alive, spawn_shim, wait_gone
 from .store import ContainerRecord, SandboxRecord
@@ -87,22 +85,7 @@ class ProcessRuntime(ShimRuntime):
         self.store.save_container(rec)
         return rec.id
 
-    async def start_container(self, container_id: str) -> None:
-        async with self._lock(container_id):
-            rec = self.store.load_container(container_id)
-            state, _ = self._state(rec)
-            if state is not ContainerState.CREATED:
-                raise InvalidState(f"container {container_id} is {state.value}, not created")
-            rec.started_at = time.time()
-            self.store.save_container(rec)
-            try:
-                await self._open_start_fifo(rec)
-            except BaseException:
-                rec.started_at = 0.0
-                self.store.save_container(rec)
-                raise
-
-    async def _open_start_fifo(self, rec: ContainerRecord) -> None:
+    async def _release(self, rec: ContainerRecord) -> None:
         """What ``runc start`` does with its exec FIFO: read the byte the waiting child writes."""
         fd = os.open(self.store.container_dir(rec.id) / "start", os.O_RDONLY | os.O_NONBLOCK)
         try:
@@ -162,15 +145,7 @@ class ProcessRuntime(ShimRuntime):
                 stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
             return PipeExec(proc)
-        master, slave = os.openpty()
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *cmd, env=env, cwd=cwd, start_new_session=True, stdin=slave, stdout=slave, stderr=slave)
-        except BaseException:
-            os.close(master)
-            raise
-        finally:
-            os.close(slave)
+        proc, master = await spawn_on_pty(cmd, env=env, cwd=cwd)
         return PtyExec(proc, master)
 
     # --- tests and teardown ------------------------------------------------------------------------------------

@@ -36,10 +36,8 @@ from pathlib import Path
 
 from .api import (
     ContainerConfig,
-    ContainerState,
     ContainerStats,
     ExecProcess,
-    InvalidState,
     NetworkPlugin,
     RuntimeError_,
     SandboxConfig,
@@ -246,20 +244,8 @@ class RuncRuntime(ShimRuntime):
             resolv_file=str(sdir / "resolv.conf"), hostname_file=str(sdir / "hostname"),
             shm_dir=str(sdir / "shm"))
 
-    async def start_container(self, container_id: str) -> None:
-        async with self._lock(container_id):
-            rec = self.store.load_container(container_id)
-            state, _ = self._state(rec)
-            if state is not ContainerState.CREATED:
-                raise InvalidState(f"container {container_id} is {state.value}, not created")
-            rec.started_at = time.time()
-            self.store.save_container(rec)
-            try:
-                await self.runc.start(container_id, rec.pid, rec.pid_start)
-            except BaseException:
-                rec.started_at = 0.0
-                self.store.save_container(rec)
-                raise
+    async def _release(self, rec: ContainerRecord) -> None:
+        await self.runc.start(rec.id, rec.pid, rec.pid_start)
 
     async def _signal(self, rec: ContainerRecord, sig: int) -> None:
         await self.runc.kill(rec.id, sig)

@@ -17,15 +17,14 @@ import contextlib
 import json
 import os
 import secrets
-import tty
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from .api import ExecProcess, RuntimeError_
-from .execproc import PipeExec, PtyExec
+from .execproc import PipeExec, PtyExec, spawn_on_pty
 from .shim import runc_error
-from .shimctl import is_alive
+from .shimctl import is_alive, wait_readable
 
 
 def _read_some(fd: int) -> bytes | None:
@@ -68,28 +67,16 @@ class Runc:
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
             raise RuntimeError_("runc start: cannot start an already running container") from None
-        loop = asyncio.get_running_loop()
         data = b""
         try:
             while True:
-                readable: asyncio.Future[None] = loop.create_future()
-
-                def wake(f: asyncio.Future[None] = readable) -> None:
-                    if not f.done():
-                        f.set_result(None)
-
-                loop.add_reader(fd, wake)
-                try:
-                    await asyncio.wait_for(readable, 0.1)
-                except TimeoutError:
+                if not await wait_readable(fd, 0.1):
                     if not is_alive(init_pid, init_start):
                         chunk = _read_some(fd)
                         if not (data or chunk):
-                            raise RuntimeError_("runc start: container process is already dead") from None
+                            raise RuntimeError_("runc start: container process is already dead")
                         break
                     continue
-                finally:
-                    loop.remove_reader(fd)
                 chunk = _read_some(fd)
                 if chunk is None:
                     continue
@@ -157,14 +144,5 @@ class Runc:
         # So runc stays attached and relays between the container's terminal and a pty of ours: its stdio is
         # our slave; we keep the master, and a resize is TIOCSWINSZ on it plus SIGWINCH to runc, which copies
         # the size onto the container's terminal.
-        master, slave = os.openpty()
-        tty.setraw(slave)  # a transport only: ^C, ^D and echo belong to the container's terminal, not ours
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *args, container_id, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
-        except BaseException:
-            os.close(master)
-            raise
-        finally:
-            os.close(slave)
+        proc, master = await spawn_on_pty([*args, container_id], raw=True)
         return PtyExec(proc, master, target_pid, on_exit=cleanup, notify_resize=True)

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -149,6 +150,27 @@ class ShimRuntime:
         if not self._sandbox_ready(rec):
             raise InvalidState(f"pod sandbox {sandbox_id} is not ready")
         return rec
+
+    # --- starting ----------------------------------------------------------------------------------------------
+
+    async def start_container(self, container_id: str) -> None:
+        async with self._lock(container_id):
+            rec = self.store.load_container(container_id)
+            state, _ = self._state(rec)
+            if state is not ContainerState.CREATED:
+                raise InvalidState(f"container {container_id} is {state.value}, not created")
+            rec.started_at = time.time()
+            self.store.save_container(rec)
+            try:
+                await self._release(rec)
+            except BaseException:
+                rec.started_at = 0.0
+                self.store.save_container(rec)
+                raise
+
+    async def _release(self, rec: ContainerRecord) -> None:
+        """Let the created container's process go on into its command (the backend's start FIFO)."""
+        raise NotImplementedError
 
     # --- stopping ----------------------------------------------------------------------------------------------
 

@@ -132,23 +132,31 @@ async def spawn_spare(shim_dir: Path, idle: float) -> None:
         raise RuntimeError_(f"spare shim failed: {line.decode(errors='replace').strip() or 'no status'}")
 
 
+async def wait_readable(fd: int, timeout: float | None = None) -> bool:
+    """Wait until ``fd`` is readable (True) or ``timeout`` seconds passed (False), without blocking the loop."""
+    loop = asyncio.get_running_loop()
+    readable: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not readable.done():
+            readable.set_result(None)
+
+    loop.add_reader(fd, wake)
+    try:
+        await asyncio.wait_for(readable, timeout)
+        return True
+    except TimeoutError:
+        return False
+    finally:
+        loop.remove_reader(fd)
+
+
 async def _read_line(fd: int) -> bytes:
     """One line (or what came before EOF) from a pipe, without blocking the loop."""
-    loop = asyncio.get_running_loop()
     os.set_blocking(fd, False)
     data = b""
     while not data.endswith(b"\n"):
-        readable: asyncio.Future[None] = loop.create_future()
-
-        def wake(f: asyncio.Future[None] = readable) -> None:
-            if not f.done():
-                f.set_result(None)
-
-        loop.add_reader(fd, wake)
-        try:
-            await readable
-        finally:
-            loop.remove_reader(fd)
+        await wait_readable(fd)
         try:
             chunk = os.read(fd, 4096)
         except BlockingIOError:

@@ -201,6 +201,18 @@ def set_size(fd: int, rows: int, cols: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
+def wait_for_size(master: int, size: bytes, timeout: float = 15.0) -> None:
+    """Run ``stty size`` in the attached shell until it prints ``size``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        os.write(master, b"stty size\n")
+        got = read_until(master, b"# ", max(0.1, deadline - time.monotonic()))
+        if size + b"\r\n" in got:
+            return
+        assert time.monotonic() < deadline, f"the terminal never became {size!r}; last {got!r}"
+        time.sleep(0.1)
+
+
 def test_attach_with_a_terminal(env: Env, kubectl: Kubectl) -> None:
     name = pod_name("tty", kubectl)
     env.pod(name, ["sh"], stdin=True, stdin_once=True, tty=True)
@@ -213,13 +225,12 @@ def test_attach_with_a_terminal(env: Env, kubectl: Kubectl) -> None:
     os.close(slave)
     try:
         read_until(master, b"try pressing enter")
-        os.write(master, b"stty size\n")
-        read_until(master, b"30 90\r\n")  # kubectl sent its terminal's size
+        # kubectl attach first sends one more row and column than it has (to make the program redraw), then its
+        # real size; ask until the real one has arrived
+        wait_for_size(master, b"30 90")  # kubectl sent its terminal's size
         set_size(master, 20, 70)
         proc.send_signal(signal.SIGWINCH)  # what the kernel tells the terminal's foreground process
-        time.sleep(0.3)
-        os.write(master, b"stty size\n")
-        read_until(master, b"20 70\r\n")
+        wait_for_size(master, b"20 70")
         os.write(master, b"exit 4\n")
         assert proc.wait(15) == 0  # the session ended with the container: Success
     finally:

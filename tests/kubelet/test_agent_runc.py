@@ -244,3 +244,15 @@ async def test_lifecycle_hooks(client: Client, namespace: str, agent: Agent, tmp
     assert failed and failed[0].startswith("Exec lifecycle hook ([sh -c echo nope; exit 7]) for Container \"main\" "
                                            f"in Pod \"failing_{namespace}(") and 'message: "nope"' in failed[0], failed
     assert any(e["reason"] == "Killing" and e["message"] == "FailedPostStartHook" for e in events)
+
+
+async def test_a_status_written_by_someone_else_is_put_right(client: Client, namespace: str, agent: Agent) -> None:
+    """The agent skips the watch echo of its own status patches, but not a status another writer changed."""
+    base = f"/api/v1/namespaces/{namespace}/pods"
+    await client.create(base, pod("own", agent.node_name, ["sleep", "3600"]))
+    running = await wait_for(client, f"{base}/own", lambda p: (p.get("status") or {}).get("phase") == "Running")
+    ip = running["status"]["podIP"]
+    await asyncio.sleep(2.0)  # settled: no sync of the agent's own is pending any more
+    await client.patch(f"{base}/own/status", {"status": {"podIP": "192.0.2.1", "podIPs": [{"ip": "192.0.2.1"}]}})
+    fixed = await wait_for(client, f"{base}/own", lambda p: p["status"].get("podIP") == ip, timeout=10)
+    assert fixed["status"]["podIPs"] == [{"ip": ip}]
